@@ -1,0 +1,38 @@
+# The two commands a new user needs are `make upgrade` (later issue) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint lab-up lab-down bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# PyYAML 5.4.1 is built without build isolation against cython<3 because
+# python-fuelclient 11.0.0 calls yaml.load() without a Loader (PyYAML 6 refuses).
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip "setuptools<81" wheel "cython<3"
+	$(BIN)/pip install --quiet --no-build-isolation "PyYAML==5.4.1"
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check fuellab runbook tests benchmarks
+
+lab-up: $(STAMP)
+	$(BIN)/fuellab up --detach
+
+lab-down: $(STAMP)
+	$(BIN)/fuellab down
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/lab_start.py
+
+clean:
+	rm -rf $(VENV) .lab reports

@@ -1,0 +1,1 @@
+"""Root conftest: makes the repository importable for tests (runbook fixtures come with the runbook)."""

@@ -1,0 +1,1 @@
+"""Nodes over SSH: the asyncssh server, the shell and the commands a node answers."""
