@@ -171,7 +171,7 @@ def astute_yaml(world: World, cluster: Cluster, node: Node) -> str:
         "public_vip": cluster.vips.get("public"),
         "network_scheme": {"endpoints": {k: v for k, v in node.ips.items()}},
     }
-    return yaml.safe_dump(facts, sort_keys=False)
+    return yaml.dump(facts, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
 
 
 def write_all(world: World, cluster: Cluster, node: Node) -> None:
@@ -184,7 +184,9 @@ def write_all(world: World, cluster: Cluster, node: Node) -> None:
             "database": {"connection": _db_url(cluster, "neutron")} if "controller" in node.roles else {},
         }), 0o640)
     if {"controller", "compute", "ceph-osd"} & set(node.roles):
-        write(root, "/etc/ceph/ceph.conf", ceph_conf(world, cluster))
+        from fuellab import ceph  # the env's first controller's conf once it has one ("config pull")
+
+        write(root, "/etc/ceph/ceph.conf", ceph.conf_for(world, cluster, node))
     if "controller" in node.roles:
         for svc in ("keystone", "glance", "cinder", "heat"):
             conf = {"keystone": "keystone.conf", "glance": "glance-api.conf",

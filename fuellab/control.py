@@ -6,6 +6,8 @@ faults, snapshots, the ledger) and is never used by the runbook.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -34,6 +36,7 @@ def make_app(daemon: Daemon) -> web.Application:
         web.post("/snapshot", snapshot),
         web.post("/restore", restore),
         web.get("/inspect", inspect_ledger),
+        web.get("/addresses/{address}", address_holders),
         web.post("/shutdown", shutdown),
     ])
     return app
@@ -103,19 +106,75 @@ def snapshot_dir(lab_dir: Path, name: str) -> Path:
 
 
 def copy_state(src: Path, dst: Path) -> None:
-    """Copy the lab's state items from src to dst, replacing what dst had."""
+    """Make dst's state items equal to src's, copying only what differs.
+
+    Tests restore a pristine snapshot before each test; a test changes a few
+    files, so syncing is much faster than copying whole node trees again.
+    """
     dst.mkdir(parents=True, exist_ok=True)
     for item in SNAPSHOT_ITEMS:
-        target = dst / item
-        if target.is_dir():
+        source, target = src / item, dst / item
+        if source.is_dir():
+            if target.exists() and not target.is_dir():
+                target.unlink()
+            sync_tree(source, target)
+        elif source.exists():
+            if target.is_dir():
+                shutil.rmtree(target)
+            shutil.copy2(source, target)
+        elif target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
-        source = src / item
-        if source.is_dir():
-            shutil.copytree(source, target, symlinks=True)
-        elif source.exists():
-            shutil.copy2(source, target)
+
+
+def _signature(entry: os.DirEntry[str]) -> tuple[int, int, int, bytes]:
+    st = entry.stat(follow_symlinks=False)
+    # chown on a node records the owner in an extended attribute (fuellab.node.commands.fsutil)
+    # without touching size, mtime or mode: compare it too, or a restore would keep it.
+    try:
+        owner = os.getxattr(entry.path, "user.fuellab.owner", follow_symlinks=False)
+    except OSError:
+        owner = b""
+    return st.st_size, st.st_mtime_ns, st.st_mode, owner
+
+
+def sync_tree(src: Path, dst: Path) -> None:
+    """rsync -a --delete, locally: files compared by size, mtime and mode."""
+    dst.mkdir(parents=True, exist_ok=True)
+    theirs = {e.name: e for e in os.scandir(src)}
+    ours = {e.name: e for e in os.scandir(dst)}
+    for name, entry in list(ours.items()):
+        other = theirs.get(name)
+        if other is None or other.is_dir(follow_symlinks=False) != entry.is_dir(follow_symlinks=False):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            ours.pop(name)
+    for name, entry in theirs.items():
+        target = dst / name
+        if entry.is_symlink():
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            os.symlink(os.readlink(entry.path), target)
+        elif entry.is_dir():
+            sync_tree(Path(entry.path), target)
+            shutil.copystat(entry.path, target)
+            _sync_owner(entry.path, target)
+        elif name not in ours or _signature(ours[name]) != _signature(entry):
+            shutil.copy2(entry.path, target)
+            _sync_owner(entry.path, target)
+
+
+def _sync_owner(src: str, dst: Path) -> None:
+    """copystat adds the source's attributes but never drops the target's: drop a node
+    owner the source does not have."""
+    try:
+        os.getxattr(src, "user.fuellab.owner")
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.removexattr(dst, "user.fuellab.owner")
 
 
 async def snapshot(request: web.Request) -> web.Response:
@@ -148,6 +207,24 @@ async def restore(request: web.Request) -> web.Response:
 
 async def inspect_ledger(request: web.Request) -> web.Response:
     return web.json_response(inspect.summary(request.app["daemon"].lab))
+
+
+async def address_holders(request: web.Request) -> web.Response:
+    """Who holds an address and who answers it on its network's wire (read-only)."""
+    lab = request.app["daemon"].lab
+    address = request.match_info["address"]
+    names = {n.id: n.hostname for n in lab.world.nodes.values()}
+
+    def row(h: Any) -> dict[str, Any]:
+        return {"node": names.get(h.node_id), "network": h.network, "vip": h.vip,
+                "segment": f"{h.segment[0]}:{h.segment[1]}"}
+
+    return web.json_response({
+        "address": address,
+        "holders": [row(h) for h in lab.addresses.holders().get(address, [])],
+        "live": [row(h) for h in lab.addresses.live_holders(address)],
+        "conflict": address in lab.addresses.conflicts(),
+    })
 
 
 async def shutdown(request: web.Request) -> web.Response:

@@ -78,6 +78,9 @@ class Daemon:
         from fuellab.fuel import orchestrator
 
         orchestrator.resume(self.lab)
+        from fuellab import ceph
+
+        self.lab.spawn(ceph.monitor(self.lab), "ceph-monitor")
 
     async def _flusher(self) -> None:
         while True:

@@ -14,6 +14,7 @@ scenarios call them directly to build an already-deployed cloud.
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -32,13 +33,36 @@ NODE_IP_START = 10
 
 
 def write(root: Path, path: str, text: str, mode: int = 0o644) -> Path:
+    """Write a node file atomically: a reader over SSH never sees half a config."""
     target = root / path.lstrip("/")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_dir(target.parent)
+    try:
+        # Fast path for a new file (most files of a fresh rootfs): create, write, close.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        if mode & ~0o755:
+            os.chmod(target, mode)
+        return target
     tmp = target.with_name(target.name + ".fuellab-tmp")
     tmp.write_text(text)
     tmp.chmod(mode)
     tmp.replace(target)
     return target
+
+
+_known_dirs: set[Path] = set()
+
+
+def _ensure_dir(folder: Path) -> None:
+    # Rootfs trees are rebuilt often (provisioning): remember folders made by this process.
+    if folder in _known_dirs and folder.is_dir():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    _known_dirs.add(folder)
 
 
 def _binary_path(binary: str) -> str:
@@ -127,9 +151,9 @@ def provision(world: World, node: Node, version: str) -> None:
     _lay_base_system(world, node, spec, root)
     install_packages(root, list(spec.base))
     for disk in node.disks:
-        if disk.is_os:
-            continue
-        for volume in disk.volumes:
+        # Every volume but the OS itself is a partition of its own (the OS disk of a
+        # compute also carries `vm`, a controller's `mysql`, `logs`, `image`).
+        for volume in (v for v in disk.volumes if v.name != "os"):
             vdir = world.disk_dir(node, disk.name) / volume.name
             if not volume.keep_data and vdir.exists():
                 shutil.rmtree(vdir)
@@ -138,6 +162,7 @@ def provision(world: World, node: Node, version: str) -> None:
     node.ovs = {}
     node.mounts = {}
     node.roles = []
+    node.domains = {}  # the host went down to PXE-boot: its running guests died with it
     boot(world, node)
     node.status = "provisioned"
     node.progress = 100
@@ -167,7 +192,7 @@ def _lay_base_system(world: World, node: Node, spec: ReleaseSpec, root: Path) ->
     pubkey = world.meta.get("master_pubkey", "")
     write(root, "/root/.ssh/authorized_keys", f"{pubkey}\n" if pubkey else "", 0o600)
     (root / "root/.ssh").chmod(0o700)
-    for folder in ("tmp", "var/log", "var/lib", "etc/init", "run", "root"):
+    for folder in ("tmp", "var/log", "var/lib", "etc/init", "etc/apt/sources.list.d", "run", "root"):
         (root / folder).mkdir(parents=True, exist_ok=True)
 
 
@@ -176,6 +201,7 @@ def boot(world: World, node: Node) -> None:
     node.online = True
     node.jobs = boot_jobs(world.rootfs(node))
     node.jobs += [f"ceph-osd id={i}" for i in _osd_ids(world, node)]
+    node.jobs += [f"ceph-mon id={m}" for m in _mon_ids(world, node)]
     node.booted_at = world.clock.now()
     world.changed()
 
@@ -193,6 +219,15 @@ def _osd_ids(world: World, node: Node) -> list[int]:
     return sorted(ids)
 
 
+def _mon_ids(world: World, node: Node) -> list[str]:
+    """ceph-mon-all starts a monitor for every data directory marked `upstart` (ceph-deploy's mark)."""
+    root = world.rootfs(node)
+    mon_root = root / "var/lib/ceph/mon"
+    if not (root / "etc/init/ceph-mon.conf").exists() or not mon_root.is_dir():
+        return []
+    return sorted(p.name[len("ceph-"):] for p in mon_root.glob("ceph-*") if (p / "upstart").exists())
+
+
 # --------------------------------------------------------------------------- addresses
 
 
@@ -201,14 +236,24 @@ def cluster_addresses_in_use(world: World, cluster: Cluster, network: str) -> se
     return used | set(cluster.vips.values())
 
 
+# Networks whose node addresses the upgrade hands over from the original env to the seed
+# (octane copies the controllers' internal and public addresses): allocated per env, so a
+# seed controller gets the original's. Other networks (storage) stay unique datacenter-wide:
+# the procedure never hands them over, and isolating br-mgmt/br-ex leaves them on the wire.
+PER_ENV_NETWORKS = ("management", "public")
+
+
 def allocate_ip(world: World, cluster: Cluster, network: str) -> str:
     """Lowest free node address of the env's range, as Nailgun hands them out per env."""
     net = world.networks[network]
-    used = cluster_addresses_in_use(world, cluster, network)
+    in_use = cluster_addresses_in_use(world, cluster, network)
+    if network not in PER_ENV_NETWORKS:
+        in_use |= {n.ips[network] for n in world.nodes.values() if network in n.ips}
+    used = {net.index(a) for a in in_use}
     index = NODE_IP_START
-    while (address := net.address(index)) in used:
+    while index in used:
         index += 1
-    return address
+    return net.address(index)
 
 
 def allocate_vip(world: World, cluster: Cluster, network: str) -> str:
@@ -311,9 +356,13 @@ def deploy(world: World, cluster: Cluster, node: Node, scheme: dict[str, Any] | 
             if vip not in cluster.vips:
                 cluster.vips[vip] = allocate_vip(world, cluster, vip)
         _join_pacemaker(cluster, node, spec)
-    from fuellab import configs  # configs reads the env's layout, which deploy just changed
+    from fuellab import configs, galera  # configs reads the env's layout, which deploy just changed
 
     configs.write_all(world, cluster, node)
+    galera.on_deploy(world, cluster, node)  # the env's databases (created by its first controller)
+    from fuellab import ceph
+
+    ceph.on_deploy(world, cluster, node)  # monitors, OSDs and keys of the env's Ceph cluster
     boot(world, node)
     node.status = "ready"
     node.progress = 100
@@ -332,9 +381,7 @@ def mount_data_volumes(world: World, cluster: Cluster, node: Node, roles: list[s
     """
     node.mounts = {}
     for disk in node.disks:
-        if disk.is_os:
-            continue
-        for volume in disk.volumes:
+        for volume in (v for v in disk.volumes if v.name != "os"):
             vdir = world.disk_dir(node, disk.name) / volume.name
             vdir.mkdir(parents=True, exist_ok=True)
             rel = f"disks/{disk.name}/{volume.name}"

@@ -65,6 +65,16 @@ def _admin_live(node: Node) -> bool:
 
 
 def segments(world: World) -> _UnionFind:
+    """The L2 segments of the world as it is now (cached until the world changes)."""
+    cached = getattr(world, "_segments_cache", None)
+    if cached is not None and cached[0] == world.version:
+        return cached[1]
+    uf = _compute_segments(world)
+    world._segments_cache = (world.version, uf)  # type: ignore[attr-defined]
+    return uf
+
+
+def _compute_segments(world: World) -> _UnionFind:
     uf = _UnionFind()
     admin_index = {n.ips.get("admin"): n for n in world.nodes.values() if _admin_live(n)}
     for node in world.nodes.values():
@@ -87,9 +97,12 @@ def segments(world: World) -> _UnionFind:
                     remote = admin_index.get(port.options.get("remote_ip"))
                     if remote is None:
                         continue
+                    # Tunnels between the same two hosts are told apart by their key.
+                    key = port.options.get("key")
                     for rbridge, rports in remote.ovs.items():
                         if any(
                             rp.type == "gre" and rp.options.get("remote_ip") == node.admin_ip
+                            and rp.options.get("key") == key
                             for rp in rports
                         ):
                             uf.union(here, (remote.id, rbridge))

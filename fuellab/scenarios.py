@@ -185,8 +185,6 @@ def deploy_env(world: World, cluster: Cluster, roles: list[tuple[Node, str]]) ->
     # Deploy once every address is known, so configs list all controllers.
     for node, _ in roles:
         install.deploy(world, cluster, node)
-    for node, _ in roles:
-        configs.write_all(world, cluster, node)
     cluster.status = "operational"
     world.changed()
 
@@ -203,6 +201,9 @@ def ha_61(world: World, knobs: dict[str, int]) -> None:
         for _ in range(count):
             members.append((new_node(world, role, k["osd_disks"]), role))
     deploy_env(world, cluster, members)
+    from fuellab import ceph
+
+    ceph.seed_objects(world, cluster)  # the Glance images and Cinder volumes the env holds
     for _ in range(k["free_nodes"]):
         bootstrap(world, new_node(world, "controller"))
     world.meta["knobs"] = k

@@ -9,6 +9,8 @@ configured nodes runs resources (no-quorum-policy=stop). In that partition a
 clone runs on every member, a master/slave set on every member (master on the
 first), a primitive on the member named by its location constraint or else on
 the first member by hostname. VIP primitives are where the env's VIPs live.
+Members in standby keep their vote but run nothing; in maintenance mode the
+placements stay as they were when it was set (fuellab.pacemaker).
 """
 
 from __future__ import annotations
@@ -48,38 +50,60 @@ def configured_nodes(cluster: Cluster) -> list[str]:
 def members(world: World, cluster: Cluster) -> list[Node]:
     """Controllers of the cluster running corosync and pacemaker, by hostname."""
     names = set(configured_nodes(cluster))
+    # A controller moved to another env (upgrade assign) keeps its hostname but no longer
+    # belongs to this cluster: its corosync talks to its new env's ring.
     found = [
         n
         for n in world.nodes.values()
-        if n.hostname in names and n.online and all(j in n.jobs for j in CLUSTER_JOBS)
+        if n.hostname in names and n.cluster == cluster.id and n.online
+        and all(j in n.jobs for j in CLUSTER_JOBS)
     ]
     return sorted(found, key=lambda n: n.hostname)
 
 
-def quorate_partition(world: World, cluster: Cluster) -> list[Node]:
-    """Members that see each other on management and form a majority of the configured nodes."""
+def partitions(world: World, cluster: Cluster) -> list[list[Node]]:
+    """Members grouped by the management segment they see each other on, each by hostname."""
     from fuellab import network  # network imports this module
 
-    configured = configured_nodes(cluster)
     live = members(world, cluster)
-    if not configured or not live:
+    if not live:
         return []
     uf = network.segments(world)
     mgmt = world.networks["management"].bridge
-    partitions: dict[Any, list[Node]] = defaultdict(list)
+    groups: dict[Any, list[Node]] = defaultdict(list)
     for node in live:
         key = uf.find((node.id, mgmt)) if mgmt in node.ovs else ("alone", node.id)
-        partitions[key].append(node)
-    for part in partitions.values():
-        if len(part) * 2 > len(configured):
-            return sorted(part, key=lambda n: n.hostname)
+        groups[key].append(node)
+    return [sorted(part, key=lambda n: n.hostname) for part in groups.values()]
+
+
+def has_quorum(cluster: Cluster, part: list[Node]) -> bool:
+    return len(part) * 2 > len(configured_nodes(cluster))
+
+
+def quorate_partition(world: World, cluster: Cluster) -> list[Node]:
+    """Members that see each other on management and form a majority of the configured nodes."""
+    if not configured_nodes(cluster):
+        return []
+    for part in partitions(world, cluster):
+        if has_quorum(cluster, part):
+            return part
     return []
 
 
 def placements(world: World, cluster: Cluster) -> list[Placement]:
     if cluster.pacemaker.get("maintenance"):
-        return []
+        # maintenance-mode: pacemaker stops managing; what ran when it was set keeps
+        # running (see fuellab.pacemaker.set_property) while its node is up.
+        return [
+            Placement(p["resource"], p["node_id"], p.get("role", "Started"))
+            for p in cluster.pacemaker.get("frozen", [])
+            if p["node_id"] in world.nodes and world.nodes[p["node_id"]].online
+        ]
     part = quorate_partition(world, cluster)
+    # Standby members keep their vote but run no resources.
+    standby = set(cluster.pacemaker.get("standby", []))
+    part = [n for n in part if n.hostname not in standby]
     if not part:
         return []
     by_name = {n.hostname: n for n in part}

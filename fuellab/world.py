@@ -11,9 +11,11 @@ world dirty so the flusher writes it out.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +34,11 @@ def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
 # --------------------------------------------------------------------------- networks
 
 
+@functools.lru_cache(maxsize=64)
+def _network_base(cidr: str) -> int:
+    return int(ipaddress.ip_network(cidr).network_address)
+
+
 @dataclass
 class Network:
     """A physical L2 network of the datacenter and the address block it uses."""
@@ -43,11 +50,15 @@ class Network:
     vlan: int | None = None
 
     def address(self, index: int) -> str:
-        net = ipaddress.ip_network(self.cidr)
         # Skip x.y.z.0 and x.y.z.255 so every address looks like a host address.
-        per_block = 254
-        block, host = divmod(index - 1, per_block)
-        return str(net.network_address + block * 256 + host + 1)
+        block, host = divmod(index - 1, 254)
+        return str(ipaddress.IPv4Address(_network_base(self.cidr) + block * 256 + host + 1))
+
+    def index(self, address: str) -> int:
+        """The inverse of `address`."""
+        offset = int(ipaddress.IPv4Address(address)) - _network_base(self.cidr)
+        block, host = divmod(offset, 256)
+        return block * 254 + host
 
 
 def default_networks(prefix: int) -> dict[str, Network]:
@@ -137,6 +148,9 @@ class Node:
     jobs: list[str] = field(default_factory=list)  # upstart jobs started by hand or at boot
     mounts: dict[str, str] = field(default_factory=dict)  # mount point -> "disks/<dev>/<volume>"
     booted_at: float = 0.0  # lab time of the last boot
+    # Running libvirt guests (fuellab.dataplane): domain name -> {"uuid", "state", "since"}.
+    # Runtime state: a host that goes down or is re-provisioned loses them.
+    domains: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Node:
@@ -196,6 +210,7 @@ class Cluster:
     upgrade: dict[str, int] = field(default_factory=dict)  # orig_cluster_id / seed_cluster_id
     deployment_info: dict[str, Any] | None = None  # operator-uploaded facts, by node id
     pacemaker: dict[str, Any] = field(default_factory=dict)  # see fuellab.services
+    galera: dict[str, Any] = field(default_factory=dict)  # server state, see fuellab.galera
 
 
 @dataclass
@@ -254,7 +269,10 @@ class World:
         self.version = 0
         self.dirty = False
         self._saved_ids: dict[str, set[int]] = {k: set() for k in _KINDS}
+        self._saved_rows: dict[str, dict[int, str]] = {}
         self._saved_ledger = 0
+        # Called after every change (fuellab.dataplane re-derives reachability from them).
+        self.listeners: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ paths
 
@@ -276,6 +294,8 @@ class World:
     def changed(self) -> None:
         self.version += 1
         self.dirty = True
+        for listener in self.listeners:
+            listener()
 
     def next_id(self, kind: str) -> int:
         key = f"next_{kind}_id"
@@ -343,14 +363,22 @@ class World:
                     [(k, json.dumps(v)) for k, v in self.meta.items()],
                 )
                 for kind, store in self._stores().items():
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO entities VALUES (?, ?, ?)",
-                        [(kind, i, json.dumps(asdict(obj))) for i, obj in store.items()],
-                    )
+                    # Write only rows whose serialised form changed since the last save:
+                    # a task tick on a 500-node lab touches a handful of nodes.
+                    saved = self._saved_rows.setdefault(kind, {})
+                    rows = []
+                    for i, obj in store.items():
+                        text = json.dumps(asdict(obj))
+                        if saved.get(i) != text:
+                            rows.append((kind, i, text))
+                            saved[i] = text
+                    conn.executemany("INSERT OR REPLACE INTO entities VALUES (?, ?, ?)", rows)
                     gone = self._saved_ids[kind] - set(store)
                     conn.executemany(
                         "DELETE FROM entities WHERE kind = ? AND id = ?", [(kind, i) for i in gone]
                     )
+                    for i in gone:
+                        saved.pop(i, None)
                     self._saved_ids[kind] = set(store)
                 new = self.ledger[self._saved_ledger :]
                 conn.executemany(
@@ -370,7 +398,9 @@ class World:
             stores = self._stores()
             for store in stores.values():
                 store.clear()
+            self._saved_rows = {k: {} for k in _KINDS}
             for kind, i, data in conn.execute("SELECT kind, id, data FROM entities"):
+                self._saved_rows[kind][int(i)] = data
                 cls = _KINDS[kind]
                 raw = json.loads(data)
                 obj = cls.from_dict(raw) if hasattr(cls, "from_dict") else _from_dict(cls, raw)

@@ -9,6 +9,7 @@ use `lab` (restored to the pristine snapshot first); read-only tests may use
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +18,24 @@ import pytest
 
 from tests.labkit import LabHandle, start_lab
 
+PREFIXES = range(100, 250, 5)  # each lab uses 127.<p>.0.0/16 .. 127.<p+4>.0.0/16
 
-def _worker_index() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(worker.removeprefix("gw") or 0)
+
+def _claim_prefix() -> tuple[int, object]:
+    """An address block no other test session on this machine is using.
+
+    Test sessions (xdist workers, several checkouts, CI) run labs side by side;
+    each holds an exclusive lock on its block for its whole life.
+    """
+    for prefix in PREFIXES:
+        handle = open(f"/tmp/fuellab-test-prefix-{prefix}.lock", "w")  # noqa: SIM115 - held for the session
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return prefix, handle
+    raise RuntimeError("every test address block is in use; too many test sessions at once")
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +43,7 @@ def session_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]
     base = tmp_path_factory.mktemp("lab")
     # python-fuelclient must never write ~/.config; it reads its settings at first import.
     os.environ["XDG_CONFIG_HOME"] = str(base / "xdg")
-    prefix = 100 + 10 * _worker_index()
+    prefix, lock = _claim_prefix()
     handle = start_lab(base / "lab", prefix=prefix)
     os.environ["FUELCLIENT_CUSTOM_SETTINGS"] = str(handle.dir / "fuel_client.yaml")
     handle.snapshot("pristine")
@@ -36,6 +51,7 @@ def session_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]
         yield handle
     finally:
         handle.stop()
+        lock.close()
 
 
 @pytest.fixture
@@ -54,3 +70,13 @@ def shared_lab(session_lab: LabHandle) -> LabHandle:
 @pytest.fixture
 def lab_dir(lab: LabHandle) -> Path:
     return lab.dir
+
+
+@pytest.fixture
+def spare_prefix() -> Iterator[int]:
+    """A second address block, for a test that starts a lab of its own."""
+    prefix, lock = _claim_prefix()
+    try:
+        yield prefix
+    finally:
+        lock.close()

@@ -175,12 +175,27 @@ async def _run_process(lab: Lab, node_id: int, process: asyncssh.SSHServerProces
             return b""
 
     env = {k: v for k, v in (process.env or {}).items()} if process.env else {}
+    # asyncssh does not cancel a session's handler when the client goes away: race the
+    # command against the channel closing, so a hung command (`hang` fault, a read of a
+    # stdin that never ends) is cancelled instead of living on in the lab.
+    run = asyncio.ensure_future(shell.execute(lab, node, command, stdin_source=read_stdin, env=env))
+    closed = asyncio.ensure_future(process.channel.wait_closed())
     try:
-        result = await shell.execute(lab, node, command, stdin_source=read_stdin, env=env)
+        await asyncio.wait({run, closed}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        closed.cancel()
+        if not run.done():
+            run.cancel()
+            await asyncio.gather(run, return_exceptions=True)
+    if run.cancelled():
+        return
+    try:
+        result = run.result()
     except (asyncssh.Error, ConnectionError):
         return
     except Exception:  # a lab bug must not kill the server; the client sees it on stderr
-        log.exception("command failed on %s: %s", node.hostname, command)
+        # Only the command's name: its arguments may carry a password (mysql -p...).
+        log.exception("command %s failed on %s", command.split(None, 1)[0] if command.strip() else "", node.hostname)
         process.stderr.write(b"fuellab: internal error running the command\n")
         process.exit(70)
         return

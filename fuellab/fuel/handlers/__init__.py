@@ -1,0 +1,1 @@
+"""Nailgun API handlers: each module lists its `ROUTES` as (method, path, handler)."""
