@@ -207,8 +207,8 @@ def cmd_reset(args: argparse.Namespace) -> int:
     create(lab_dir, settings)
     print(f"lab in {lab_dir} reset to scenario {settings.scenario}")
     if was_running:
-        args.detach = True
-        return cmd_up(args)
+        up_args = build_parser().parse_args(["up", "--detach", "--dir", args.dir])
+        return cmd_up(up_args)
     return 0
 
 

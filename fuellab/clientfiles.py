@@ -65,7 +65,10 @@ def write_fuel_client(lab: Lab) -> None:
 
 
 def write_clouds(lab: Lab) -> None:
-    """One cloud per env whose public VIP exists; the OpenStack APIs come with part 2."""
+    """One cloud per env whose public VIP exists, as the env's keystone knows its admin.
+
+    The API gateway (fuellab.openstack.gateway) rewrites the file when an env, its
+    public VIP or its admin account changes, so a seed gets its `env-<id>` entry."""
     clouds = {}
     for cluster in sorted(lab.world.clusters.values(), key=lambda c: c.id):
         vip = cluster.vips.get("public")

@@ -34,6 +34,9 @@ API_PORTS: dict[str, int] = {
 }
 
 
+BACKEND_PORTS: dict[str, int] = {"mysqld": 3307}
+
+
 def generate_secrets() -> dict[str, Any]:
     """What Nailgun generates for a new env (its `generated` attributes)."""
 
@@ -143,9 +146,11 @@ def haproxy_frontend(world: World, cluster: Cluster, name: str, port: int) -> st
     if "management" in vips:
         lines.append(f"  bind {vips['management']}:{port}")
     lines.append("  mode tcp" if name == "mysqld" else "  option httplog")
+    # Galera's mysqld listens on 3307 on each controller; HAProxy publishes it as 3306.
+    backend_port = BACKEND_PORTS.get(name, port)
     for node in _controllers(world, cluster):
         if "management" in node.ips:
-            lines.append(f"  server {node.hostname} {node.ips['management']}:{port} check inter 10s")
+            lines.append(f"  server {node.hostname} {node.ips['management']}:{backend_port} check inter 10s")
     return "\n".join(lines) + "\n"
 
 
@@ -184,7 +189,8 @@ def write_all(world: World, cluster: Cluster, node: Node) -> None:
             "database": {"connection": _db_url(cluster, "neutron")} if "controller" in node.roles else {},
         }), 0o640)
     if {"controller", "compute", "ceph-osd"} & set(node.roles):
-        from fuellab import ceph  # the env's first controller's conf once it has one ("config pull")
+        # The env's first controller's conf once it has one ("config pull"), else a new one.
+        from fuellab import ceph
 
         write(root, "/etc/ceph/ceph.conf", ceph.conf_for(world, cluster, node))
     if "controller" in node.roles:

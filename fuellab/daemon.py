@@ -78,9 +78,15 @@ class Daemon:
         from fuellab.fuel import orchestrator
 
         orchestrator.resume(self.lab)
+        from fuellab.openstack import gateway
+
+        await gateway.start(self)  # OpenStack APIs on every VIP and controller address
         from fuellab import ceph
 
         self.lab.spawn(ceph.monitor(self.lab), "ceph-monitor")
+        from fuellab import dataplane
+
+        dataplane.start(self.lab)  # guests' listeners and outages, tenant traffic
 
     async def _flusher(self) -> None:
         while True:

@@ -192,7 +192,9 @@ def _lay_base_system(world: World, node: Node, spec: ReleaseSpec, root: Path) ->
     pubkey = world.meta.get("master_pubkey", "")
     write(root, "/root/.ssh/authorized_keys", f"{pubkey}\n" if pubkey else "", 0o600)
     (root / "root/.ssh").chmod(0o700)
-    for folder in ("tmp", "var/log", "var/lib", "etc/init", "etc/apt/sources.list.d", "run", "root"):
+    rc_dirs = tuple(f"etc/rc{level}.d" for level in "0123456S")  # SysV links live here
+    for folder in ("tmp", "var/log", "var/lib", "etc/init", "etc/apt/sources.list.d", "run", "root",
+                   *rc_dirs):
         (root / folder).mkdir(parents=True, exist_ok=True)
 
 

@@ -68,16 +68,18 @@ def _base(ubuntu: str) -> tuple[Package, ...]:
                 f"/bin/{b}"
                 for b in (
                     "cat", "cp", "mv", "rm", "mkdir", "ls", "echo", "sleep", "stat", "touch",
-                    "chmod", "chown", "ln", "uname", "true", "false", "date", "readlink",
+                    "chmod", "chown", "chgrp", "ln", "uname", "true", "false", "date", "readlink",
+                    "rmdir",
                 )
             )
             + tuple(
                 f"/usr/bin/{b}"
-                for b in ("md5sum", "sha256sum", "head", "tail", "wc", "cut", "sort", "uniq",
+                for b in ("md5sum", "sha1sum", "sha256sum", "head", "tail", "wc", "cut", "sort", "uniq",
                           "tr", "test", "[", "env", "id", "tee", "dirname", "basename", "seq")
             ),
         ),
         Package("grep", "2.16-1", ("/bin/grep", "/bin/egrep")),
+        Package("findutils", "4.4.2-7", ("/usr/bin/find",)),
         Package("sed", "4.2.2-4ubuntu1", ("/bin/sed",)),
         Package("tar", "1.27.1-1ubuntu0.1", ("/bin/tar",)),
         Package("gzip", "1.6-3ubuntu1", ("/bin/gzip", "/bin/gunzip", "/bin/zcat")),

@@ -201,9 +201,9 @@ def ha_61(world: World, knobs: dict[str, int]) -> None:
         for _ in range(count):
             members.append((new_node(world, role, k["osd_disks"]), role))
     deploy_env(world, cluster, members)
-    from fuellab import ceph
+    from fuellab import content
 
-    ceph.seed_objects(world, cluster)  # the Glance images and Cinder volumes the env holds
+    content.populate(world, cluster, k["vms"])  # tenants' projects, networks, VMs, volumes, stack
     for _ in range(k["free_nodes"]):
         bootstrap(world, new_node(world, "controller"))
     world.meta["knobs"] = k

@@ -3,9 +3,10 @@
 fuelclient (through keystoneclient's v2.0 client) posts passwordCredentials,
 then posts again with the token it got, and sends the last token as
 X-Auth-Token for the life of its session: it never refreshes. Tokens are
-therefore long-lived. They are kept as SHA-256 digests, in memory and in
-`world.meta["fuel_tokens"]`: memory outlives a snapshot restore (which rolls
-the world back), the world outlives `fuellab down` / `up`.
+therefore long-lived. They are kept as SHA-256 digests in `<lab dir>/fuel_tokens`
+(0600), outside the world: a token is the master's, not the datacenter's, so it
+survives `fuellab down` / `up` and snapshot restores alike (a restore rolls the
+datacenter back, not the operator's login).
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from aiohttp import web
 
 from fuellab import clientfiles
 from fuellab.fuel.errors import error_response, read_json
+from fuellab.lab import write_secret_file
 
 if TYPE_CHECKING:
     from fuellab.lab import Lab
 
-MAX_KEPT = 500  # digests kept in the world; older tokens die (fuelclient never renews)
+MAX_KEPT = 500  # digests kept; older tokens die (fuelclient never renews)
 TOKEN_LIFE = dt.timedelta(days=3650)
 USER_ID = "fuel-admin"
 TENANT_ID = "fuel-admin-tenant"
@@ -36,36 +38,23 @@ def _digest(token: str) -> str:
 
 class TokenStore:
     def __init__(self, lab: Lab) -> None:
-        self.lab = lab
-        self._memory: set[str] = set()
+        self.path = lab.dir / "fuel_tokens"
+        self._digests: list[str] = (
+            self.path.read_text().split() if self.path.exists() else []
+        )
+        self._known = set(self._digests)
 
     def issue(self) -> str:
         token = secrets.token_hex(20)
         digest = _digest(token)
-        self._memory.add(digest)
-        self._persist(digest)
+        self._digests.append(digest)
+        del self._digests[:-MAX_KEPT]
+        self._known = set(self._digests)
+        write_secret_file(self.path, "\n".join(self._digests) + "\n")
         return token
 
     def valid(self, token: str | None) -> bool:
-        if not token:
-            return False
-        digest = _digest(token)
-        if digest in self._memory:
-            self._persist(digest)  # a restored world may predate the token
-            return True
-        if digest in self.lab.world.meta.get("fuel_tokens", []):
-            self._memory.add(digest)
-            return True
-        return False
-
-    def _persist(self, digest: str) -> None:
-        world = self.lab.world
-        kept = world.meta.setdefault("fuel_tokens", [])
-        if digest in kept:
-            return
-        kept.append(digest)
-        del kept[:-MAX_KEPT]
-        world.changed()
+        return bool(token) and _digest(token) in self._known
 
 
 def _password_ok(lab: Lab, creds: dict[str, Any]) -> bool:

@@ -233,3 +233,22 @@ def test_every_node_listens_on_its_admin_address(shared_lab):
     for node in shared_lab.nodes():
         with socket.create_connection((node["admin_ip"], shared_lab.ssh_port), timeout=5) as sock:
             assert sock.recv(64).startswith(b"SSH-2.0-")
+
+
+def test_reset_recreates_the_world_and_keeps_it_running(tmp_path, spare_prefix):
+    from tests.labkit import LabHandle
+
+    lab_dir = tmp_path / "resettable"
+    fuellab("up", "--detach", "--dir", str(lab_dir), "--prefix", str(spare_prefix),
+            "--computes", "1", "--free-nodes", "0")
+    small = LabHandle(lab_dir)
+    try:
+        _sftp_write(small, "node-1", "/root/marker", b"before reset\n")
+        small.cli("fault", "add", "--node", "node-1", "--op", "mysqldump", "--kind", "fail")
+        out = small.cli("reset").stdout
+        assert "reset to scenario ha-61" in out
+        assert small.status()["faults"] == []
+        assert _sftp_read(small, "node-1", "/root/marker") is None
+        assert len(small.nodes()) == 3 + 1 + 3, "the knobs the lab was created with are kept"
+    finally:
+        small.stop()

@@ -100,3 +100,16 @@ def test_files_and_jobs_of_a_role(shared_lab, controller, compute):
     assert not cmp_.file("/etc/init/nova-api.conf").exists
     assert ctl.file("/etc/haproxy/conf.d/").is_directory
     assert ctl.file("/etc/init/haproxy.override").contains("^manual")
+
+
+def test_a_job_left_to_pacemaker_is_not_enabled(shared_lab, controller):
+    """haproxy's upstart job has a `manual` override: testinfra falls back to SysV links (find)."""
+    host = infra(shared_lab, controller)
+    haproxy = host.service("haproxy")
+    assert haproxy.exists
+    assert not haproxy.is_enabled
+    assert host.service("nova-api").is_enabled
+    assert host.run("find -L /etc/rc?.d/ -name 'S??haproxy'").rc == 0
+    found = host.run("find /etc/init -maxdepth 1 -name 'nova-*.conf' -type f")
+    assert found.rc == 0 and "/etc/init/nova-api.conf" in found.stdout.split()
+    assert host.run("find /nonexistent").rc == 1
