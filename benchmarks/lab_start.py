@@ -105,10 +105,10 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="fuellab-bench-"))
     default_dir, large_dir = base / "default", base / "large"
     try:
-        default = start_figures(default_dir, 200)
+        default = start_figures(default_dir, 40)  # below the tests' blocks (100+)
         latency = ssh_latency(default_dir, args.connects, args.execs)
         fuellab("down", "--dir", str(default_dir))
-        large = start_figures(large_dir, 210, "--computes", str(args.large_computes))
+        large = start_figures(large_dir, 50, "--computes", str(args.large_computes))
         fuellab("down", "--dir", str(large_dir))
     finally:
         for d in (default_dir, large_dir):

@@ -119,6 +119,9 @@ def wait_ready(lab_dir: Path, proc: subprocess.Popen[bytes] | None, timeout: flo
         except LabNotRunning:
             time.sleep(0.05)
             continue
+        if not status["ready"]:
+            time.sleep(0.05)
+            continue
         host, port = status["fuel"].removeprefix("http://").rsplit(":", 1)
         waiting = [n for n in status["nodes"] if n["online"] and not _port_open(n["admin_ip"], status["ssh_port"])]
         if _port_open(host, int(port)) and not waiting:

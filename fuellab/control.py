@@ -58,7 +58,7 @@ def status_dict(daemon: Daemon) -> dict[str, Any]:
         for c in sorted(world.clusters.values(), key=lambda c: c.id)
     ]
     return {
-        "ready": True,
+        "ready": daemon.ready,
         "dir": str(lab.dir),
         "pid": int(daemon.pid_file.read_text()) if daemon.pid_file.exists() else None,
         "lab_time": round(lab.clock.now(), 1),

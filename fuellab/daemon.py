@@ -34,6 +34,7 @@ class Daemon:
     def __init__(self, lab_dir: Path) -> None:
         self.lab = Lab.open(lab_dir)
         self.stopping = asyncio.Event()
+        self.ready = False  # every endpoint and service started
         self.runners: list[web.AppRunner] = []
         self.ssh = None
 
@@ -51,6 +52,8 @@ class Daemon:
         from fuellab.node.server import SSHServers
 
         lab = self.lab
+        # The pid first: `fuellab down` must be able to stop a lab that is still starting.
+        self.pid_file.write_text(f"{os.getpid()}\n")
         lab.daemon = self  # type: ignore[attr-defined]
         lab.write_client_files()
         self.ssh = SSHServers(lab)
@@ -68,7 +71,7 @@ class Daemon:
         self.control_socket.chmod(0o600)
         self.runners.append(ctl)
         await self.start_services()
-        self.pid_file.write_text(f"{os.getpid()}\n")
+        self.ready = True
         lab.spawn(self._flusher(), "flusher")
         log.info("lab ready in %s: %d nodes, Fuel at http://%s:%d", lab.dir, len(lab.world.nodes),
                  lab.world.master_ip, lab.settings.fuel_port)

@@ -35,12 +35,16 @@ NODE_IP_START = 10
 def write(root: Path, path: str, text: str, mode: int = 0o644) -> Path:
     """Write a node file atomically: a reader over SSH never sees half a config."""
     target = root / path.lstrip("/")
-    _ensure_dir(target.parent)
+    _ensure_dir(root, target.parent)
     try:
         # Fast path for a new file (most files of a fresh rootfs): create, write, close.
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except FileExistsError:
         pass
+    except FileNotFoundError:  # a folder we made was removed since (rm -rf over SSH, restore)
+        _known_dirs.pop(root, None)
+        _ensure_dir(root, target.parent)
+        return write(root, path, text, mode)
     else:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
@@ -54,15 +58,17 @@ def write(root: Path, path: str, text: str, mode: int = 0o644) -> Path:
     return target
 
 
-_known_dirs: set[Path] = set()
+# Folders made under each rootfs by this process: provisioning writes thousands of files
+# into a handful of folders, and a stat per file dominated a 500-node lab's creation.
+_known_dirs: dict[Path, set[Path]] = {}
 
 
-def _ensure_dir(folder: Path) -> None:
-    # Rootfs trees are rebuilt often (provisioning): remember folders made by this process.
-    if folder in _known_dirs and folder.is_dir():
+def _ensure_dir(root: Path, folder: Path) -> None:
+    known = _known_dirs.setdefault(root, set())
+    if folder in known:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    _known_dirs.add(folder)
+    known.add(folder)
 
 
 def _binary_path(binary: str) -> str:
@@ -145,6 +151,7 @@ def provision(world: World, node: Node, version: str) -> None:
     """Write a fresh OS disk for `version`; wipe every data volume not marked keep_data."""
     spec = releases.spec(version)
     root = world.rootfs(node)
+    _known_dirs.pop(root, None)
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)

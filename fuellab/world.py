@@ -55,8 +55,9 @@ class Network:
         return str(ipaddress.IPv4Address(_network_base(self.cidr) + block * 256 + host + 1))
 
     def index(self, address: str) -> int:
-        """The inverse of `address`."""
-        offset = int(ipaddress.IPv4Address(address)) - _network_base(self.cidr)
+        """The inverse of `address` (hot in address allocation: parsed by hand)."""
+        a, b, c, d = (int(x) for x in address.split("."))
+        offset = ((a << 24) | (b << 16) | (c << 8) | d) - _network_base(self.cidr)
         block, host = divmod(offset, 256)
         return block * 254 + host
 

@@ -3,8 +3,9 @@
 Each pytest process (or xdist worker) starts its own lab in a temporary
 directory on its own address block (127.<prefix>...), so labs never collide
 with each other or with a developer's `.lab/`. Tests that change the world
-use `lab` (restored to the pristine snapshot first); read-only tests may use
-`shared_lab` to skip the restore.
+use `lab` (restored to the pristine snapshot first); tests that only read use
+`shared_lab`, which restores only after a `lab` test, so a run of read-only
+tests shares one restore.
 """
 
 from __future__ import annotations
@@ -54,16 +55,23 @@ def session_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]
         lock.close()
 
 
+_changed_since_restore = {"value": False}
+
+
 @pytest.fixture
 def lab(session_lab: LabHandle) -> LabHandle:
     """The session's lab, restored to its pristine state: the test may change anything."""
     session_lab.restore("pristine")
+    _changed_since_restore["value"] = True
     return session_lab
 
 
 @pytest.fixture
 def shared_lab(session_lab: LabHandle) -> LabHandle:
-    """The session's lab as the previous test left it: for tests that only read."""
+    """The pristine lab for tests that only read: restored only if a `lab` test ran since."""
+    if _changed_since_restore["value"]:
+        session_lab.restore("pristine")
+        _changed_since_restore["value"] = False
     return session_lab
 
 

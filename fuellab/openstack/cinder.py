@@ -15,7 +15,6 @@ import re
 import sqlite3
 import uuid as uuidlib
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -33,7 +32,9 @@ from fuellab.openstack.common import (
     insert,
     iso,
     json_response,
+    next_links,
     not_found,
+    page_of,
     read_body,
     truthy,
 )
@@ -172,20 +173,9 @@ async def list_volumes(ctx: Ctx, request: web.Request, params: dict[str, str], d
                        ) -> web.Response:
     _check_microversion(ctx, request)
     with ctx.read() as conn:
-        found = _volume_rows(ctx, request, conn)
-        marker = request.query.get("marker")
-        if marker:
-            index = next((i for i, r in enumerate(found) if r["id"] == marker), None)
-            if index is None:
-                raise not_found(f"Marker {marker} could not be found.")
-            found = found[index + 1:]
-        limit = MAX_LIMIT
-        if request.query.get("limit"):
-            try:
-                limit = min(int(request.query["limit"]), MAX_LIMIT)
-            except ValueError:
-                raise bad_request("limit param must be an integer") from None
-        page = found[:limit]
+        page, limit, more = page_of(
+            _volume_rows(ctx, request, conn), request, max_limit=MAX_LIMIT,
+            marker_error=lambda m: not_found(f"Marker {m} could not be found."))
         if detail:
             lookups = _lookups(conn)
             volumes = [_volume_view(ctx, request, r, *lookups) for r in page]
@@ -194,12 +184,10 @@ async def list_volumes(ctx: Ctx, request: web.Request, params: dict[str, str], d
             volumes = [{"id": r["id"], "name": r["display_name"],
                         "links": [{"rel": "self", "href": f"{prefix}/volumes/{r['id']}"}]} for r in page]
     body: dict[str, Any] = {"volumes": volumes}
-    if page and len(page) == limit and len(found) > limit:
-        query = {k: v for k, v in request.query.items() if k not in ("marker", "limit")}
-        query.update({"limit": str(limit), "marker": page[-1]["id"]})
+    if page and more:
         suffix = "/detail" if detail else ""
-        body["volumes_links"] = [{"rel": "next",
-                                  "href": f"{_prefix(ctx, request)}/volumes{suffix}?{urlencode(query)}"}]
+        body["volumes_links"] = next_links(request, f"{_prefix(ctx, request)}/volumes{suffix}",
+                                           limit, page[-1]["id"])
     return respond(ctx, body)
 
 

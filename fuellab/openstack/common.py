@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -258,14 +259,19 @@ def _fault_name(status: int) -> str:
             501: "notImplemented", 503: "serviceUnavailable"}.get(status, "computeFault")
 
 
-def paginate(items: list[dict[str, Any]], request: web.Request, key: str = "id",
-             default_limit: int | None = None, max_limit: int = 1000) -> tuple[list[dict[str, Any]], bool]:
-    """Apply `marker` and `limit`; returns the page and whether more items follow."""
+def page_of(items: Sequence[Any], request: web.Request, key: str = "id",
+            default_limit: int | None = None, max_limit: int = 1000,
+            marker_error: Callable[[str], ApiError] | None = None) -> tuple[list[Any], int, bool]:
+    """Apply `marker` then `limit` as the services do: (page, limit applied, more follow).
+
+    `items` are dicts or sqlite3 rows; `marker_error` builds the service's own answer to an
+    unknown marker (nova: 400, cinder: 404).
+    """
     marker = request.query.get("marker")
     if marker:
-        index = next((i for i, item in enumerate(items) if str(item.get(key)) == marker), None)
+        index = next((i for i, item in enumerate(items) if str(item[key]) == marker), None)
         if index is None:
-            raise bad_request(f"marker [{marker}] not found")
+            raise (marker_error or (lambda m: bad_request(f"marker [{m}] not found")))(marker)
         items = items[index + 1:]
     limit_text = request.query.get("limit")
     limit = default_limit
@@ -279,4 +285,18 @@ def paginate(items: list[dict[str, Any]], request: web.Request, key: str = "id",
     if limit is None:
         limit = max_limit
     limit = min(limit, max_limit)
-    return items[:limit], len(items) > limit
+    return list(items[:limit]), limit, len(items) > limit
+
+
+def paginate(items: list[dict[str, Any]], request: web.Request, key: str = "id",
+             default_limit: int | None = None, max_limit: int = 1000) -> tuple[list[dict[str, Any]], bool]:
+    """Apply `marker` and `limit`; returns the page and whether more items follow."""
+    page, _limit, more = page_of(items, request, key, default_limit, max_limit)
+    return page, more
+
+
+def next_links(request: web.Request, url: str, limit: int, marker: str) -> list[dict[str, str]]:
+    """The `<collection>_links` entry pointing at the next page (the query kept, marker moved)."""
+    query = {k: v for k, v in request.query.items() if k not in ("marker", "limit")}
+    query.update({"limit": str(limit), "marker": marker})
+    return [{"rel": "next", "href": f"{url}?{urlencode(query)}"}]

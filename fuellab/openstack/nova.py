@@ -17,7 +17,6 @@ import re
 import sqlite3
 import uuid as uuidlib
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -33,7 +32,9 @@ from fuellab.openstack.common import (
     insert,
     iso,
     json_response,
+    next_links,
     not_found,
+    page_of,
     paginate,
     read_body,
     truthy,
@@ -367,20 +368,8 @@ async def list_servers(ctx: Ctx, request: web.Request, params: dict[str, str], d
                        ) -> web.Response:
     version = microversion(ctx, request)
     with ctx.read() as conn:
-        found = _server_rows(ctx, request, conn)
-        marker = request.query.get("marker")
-        if marker:
-            index = next((i for i, r in enumerate(found) if r["uuid"] == marker), None)
-            if index is None:
-                raise bad_request(f"marker [{marker}] not found")
-            found = found[index + 1:]
-        limit = MAX_LIMIT
-        if request.query.get("limit"):
-            try:
-                limit = min(int(request.query["limit"]), MAX_LIMIT)
-            except ValueError:
-                raise bad_request("limit param must be an integer") from None
-        page = found[:limit]
+        page, limit, _more = page_of(_server_rows(ctx, request, conn), request, key="uuid",
+                                     max_limit=MAX_LIMIT)
         if detail:
             extras = _Extras(ctx, conn, [r["uuid"] for r in page])
             servers = [_server_view(ctx, request, r, extras, version) for r in page]
@@ -391,12 +380,10 @@ async def list_servers(ctx: Ctx, request: web.Request, params: dict[str, str], d
                                   {"rel": "bookmark", "href": f"{bookmark}/servers/{r['uuid']}"}]}
                        for r in page]
     body: dict[str, Any] = {"servers": servers}
-    if page and len(page) == limit:
-        query = {k: v for k, v in request.query.items() if k not in ("marker", "limit")}
-        query.update({"limit": str(limit), "marker": page[-1]["uuid"]})
+    if page and len(page) == limit:  # nova links the next page after every full one
         suffix = "/detail" if detail else ""
-        body["servers_links"] = [{"rel": "next",
-                                  "href": f"{_prefix(ctx, request)}/servers{suffix}?{urlencode(query)}"}]
+        body["servers_links"] = next_links(request, f"{_prefix(ctx, request)}/servers{suffix}",
+                                           limit, page[-1]["uuid"])
     return respond(ctx, body)
 
 
