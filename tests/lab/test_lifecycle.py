@@ -252,3 +252,20 @@ def test_reset_recreates_the_world_and_keeps_it_running(tmp_path, spare_prefix):
         assert len(small.nodes()) == 3 + 1 + 3, "the knobs the lab was created with are kept"
     finally:
         small.stop()
+
+
+def test_exec_and_sftp_work_on_every_node(shared_lab):
+    for node in shared_lab.nodes():
+        client = shared_lab.ssh(node["hostname"])
+        try:
+            _, out, _ = client.exec_command("hostname", timeout=10)
+            assert out.read().decode().strip() == node["hostname"]
+            payload = f"from the master to {node['hostname']}\n".encode()
+            with client.open_sftp() as sftp:
+                with sftp.open("/tmp/sftp-probe", "wb") as handle:
+                    handle.write(payload)
+                with sftp.open("/tmp/sftp-probe", "rb") as handle:
+                    assert handle.read() == payload
+                sftp.remove("/tmp/sftp-probe")
+        finally:
+            client.close()
