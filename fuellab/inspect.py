@@ -31,6 +31,7 @@ def summary(lab: Lab) -> dict[str, Any]:
     return {
         "lost_writes": lost_writes,
         "bytes_moved": sum(int(e.get("bytes", 0)) for e in ledger if e["kind"] == "backfill"),
+        "objects_lost": sum(1 for e in ledger if e["kind"] == "object_lost"),
         "ip_conflicts": [
             {"address": e["address"], "holders": e["holders"], "at": e["at"]}
             for e in ledger if e["kind"] == "ip_conflict"

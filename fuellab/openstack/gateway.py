@@ -265,6 +265,9 @@ async def start(daemon: Daemon) -> Gateway:
         lab.gateway = gateway  # type: ignore[attr-defined]
         daemon.runners.extend(gateway.runners.values())
     gateway._seen_version = -1
+    # A restore rewrote clouds.yaml from the restored world: forget which envs were written before,
+    # or a seed cloned again with the same VIP and admin would never get its entry back.
+    gateway._clouds = ()
     await gateway.sync()
     haproxy.refresh(lab)  # HAProxies running now have read their files (a restore: as of the snapshot)
     lab.spawn(gateway.watch(), "openstack-gateway-watch")

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tests.lab.fuelhttp import FuelHTTP, sftp_read
+from tests.lab.seedkit import seed_with_controller, without_wire_patches
 
 KILO = "2015.1.0-7.0"
 JUNO = "2014.2.2-6.1"
@@ -250,34 +251,11 @@ def test_assign_reprovisions_the_node_with_the_seed_release(lab, api):
     assert status != 0  # a fresh OS: deployment has not installed the role yet
 
 
-def _seed_controller(api) -> int:
-    seed = api.clone()
-    api.call("POST", f"clusters/{seed['id']}/upgrade/vips")
-    api.call("POST", f"clusters/{seed['id']}/assignment/", [{"id": 10, "roles": ["controller"]}])
-    return seed["id"]
-
-
-def test_seed_controller_deployed_normally_duplicates_addresses(lab, api):
-    sid = _seed_controller(api)
-    task = api.call("PUT", f"clusters/{sid}/changes", {}, expect=202)
-    assert api.wait_task(task["id"])["status"] == "ready"
-    conflicts = lab.status()["ip_conflicts"]
-    orig = api.get("clusters/1/network_configuration/neutron")
-    assert orig["management_vip"] in conflicts and orig["public_vip"] in conflicts
-    recorded = {c["address"] for c in lab.inspect()["ip_conflicts"]}
-    assert orig["management_vip"] in recorded
-
-
 def test_seed_controller_deployed_isolated_duplicates_nothing(lab, api):
-    sid = _seed_controller(api)
+    _, sid = seed_with_controller(lab)
     facts = api.get(f"clusters/{sid}/orchestrator/deployment/defaults/?nodes=10")
     assert facts and {f["uid"] for f in facts} == {"10"}
-    for entry in facts:
-        steps = entry["network_scheme"]["transformations"]
-        entry["network_scheme"]["transformations"] = [
-            s for s in steps
-            if not (s["action"] == "add-patch" and {"br-mgmt", "br-ex"} & set(s["bridges"]))]
-    api.call("PUT", f"clusters/{sid}/orchestrator/deployment", facts)
+    api.call("PUT", f"clusters/{sid}/orchestrator/deployment", without_wire_patches(facts))
     assert api.get(f"clusters/{sid}/orchestrator/deployment") == facts
     assert api.get(f"clusters/{sid}")["is_customized"] is True
     task = api.call("PUT", f"clusters/{sid}/changes", {}, expect=202)

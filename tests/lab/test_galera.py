@@ -5,30 +5,18 @@ from __future__ import annotations
 import gzip
 import re
 
-from tests.lab.fuelhttp import FuelHTTP, sftp_read, sftp_write
-
-SERVICES = ("cinder", "glance", "heat", "keystone", "neutron", "nova")
-JUNO = {"nova": "254", "keystone": "55", "cinder": "26", "glance": "35", "heat": "47"}
-KILO = {"nova": "280", "keystone": "67", "cinder": "40", "glance": "41", "heat": "62"}
-VERSION_TABLE = {"nova": "migrate_version", "keystone": "migrate_version", "cinder": "migrate_version",
-                 "glance": "migrate_version", "heat": "migrate_version"}
-SYNC = ("keystone-manage db_sync", "nova-manage db sync", "heat-manage db_sync", "glance-manage db_sync",
-        "neutron-db-manage --config-file=/etc/neutron/neutron.conf upgrade head", "cinder-manage db sync")
-DUMP = ("set -o pipefail; mysqldump --add-drop-database --lock-all-tables --databases "
-        + " ".join(SERVICES) + " | gzip > /root/dump.gz")
-
-
-def ok(lab, host: str, cmd: str, stdin: bytes | None = None) -> str:
-    status, out, err = lab.run(host, cmd, stdin=stdin)
-    assert status == 0, f"{cmd} on {host}: {status}\n{out}\n{err}"
-    return out
-
-
-def versions(lab, host: str) -> dict[str, str]:
-    found = {svc: ok(lab, host, f"mysql -N -e 'SELECT version FROM {svc}.migrate_version'").strip()
-             for svc in JUNO}
-    found["neutron"] = ok(lab, host, "mysql -N -e 'SELECT version_num FROM neutron.alembic_version'").strip()
-    return found
+from tests.lab.fuelhttp import sftp_read, sftp_write
+from tests.lab.seedkit import (
+    DUMP,
+    JUNO,
+    KILO,
+    SERVICES,
+    SYNC,
+    copy_file,
+    isolated_seed,
+    ok,
+    versions,
+)
 
 
 def service_password(lab, host: str, service: str) -> str:
@@ -36,32 +24,8 @@ def service_password(lab, host: str, service: str) -> str:
     return re.search(r"connection = mysql://[^:]+:([^@]+)@", conf).group(1)
 
 
-def isolated_seed(lab) -> int:
-    """Clone env 1 to a Kilo seed and deploy node-10 as its controller, unplugged from mgmt/public."""
-    api = FuelHTTP(lab)
-    seed = api.clone()
-    sid = seed["id"]
-    api.call("POST", f"clusters/{sid}/upgrade/vips")
-    api.call("POST", f"clusters/{sid}/assignment/", [{"id": 10, "roles": ["controller"]}])
-    facts = api.get(f"clusters/{sid}/orchestrator/deployment/defaults/?nodes=10")
-    for entry in facts:
-        steps = entry["network_scheme"]["transformations"]
-        entry["network_scheme"]["transformations"] = [
-            s for s in steps if not (s["action"] == "add-patch" and {"br-mgmt", "br-ex"} & set(s["bridges"]))]
-    api.call("PUT", f"clusters/{sid}/orchestrator/deployment", facts)
-    task = api.call("PUT", f"clusters/{sid}/changes", {}, expect=202)
-    assert api.wait_task(task["id"])["status"] == "ready"
-    return sid
-
-
 def _without_date(dump: str) -> str:
     return re.sub(r"^-- Dump completed on .*$", "", dump, flags=re.M)
-
-
-def copy_file(lab, src: str, dst: str, path: str) -> None:
-    data = sftp_read(lab, src, path)
-    assert data, f"{path} missing on {src}"
-    sftp_write(lab, dst, path, data)
 
 
 # --------------------------------------------------------------------------- what a deployment leaves

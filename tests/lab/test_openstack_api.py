@@ -13,26 +13,24 @@ import datetime as dt
 import hashlib
 import json
 import os
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import openstack
 import pytest
 import requests
 import yaml
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 
-from tests.lab.fuelhttp import FuelHTTP, sftp_read, sftp_write
+from tests.lab.cloudkit import connect, db_rows, keystone_versions, public_vip, wait_for
+from tests.lab.fuelhttp import sftp_read
+from tests.lab.seedkit import dump, isolated_seed, ok, plug, restore, unplug_originals
 
 # openstacksdk's own deprecation notices about its internals are not the lab's concern.
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 
 TIMEOUT = 10
-SERVICES = ("cinder", "glance", "heat", "keystone", "neutron", "nova")
 API_FILES = ("8774-nova-api-2", "8776-cinder-api", "9696-neutron", "9292-glance-api", "8004-heat-api")
 KEYSTONE_FILES = ("5000-keystone-1", "35357-keystone-2")
 CONTROLLERS = ("node-1", "node-2", "node-3")
@@ -41,33 +39,8 @@ CONTROLLERS = ("node-1", "node-2", "node-3")
 # --------------------------------------------------------------------------- helpers
 
 
-def connect(lab, cloud: str = "env-1") -> openstack.connection.Connection:
-    """A fresh openstacksdk connection from the lab's clouds.yaml (no cached token or discovery)."""
-    config = openstack.config.OpenStackConfig(config_files=[str(lab.dir / "clouds.yaml")])
-    return openstack.connection.Connection(config=config.get_one(cloud), api_timeout=TIMEOUT)
-
-
 def cloud_entry(lab, cloud: str = "env-1") -> dict:
     return yaml.safe_load((lab.dir / "clouds.yaml").read_text())["clouds"][cloud]
-
-
-def public_vip(lab, env: int = 1) -> str:
-    return next(c for c in lab.status()["clusters"] if c["id"] == env)["vips"]["public"]
-
-
-def db_rows(lab, service: str, sql: str, env: int = 1) -> list[tuple]:
-    """What the env's database holds, read from its file: the witness the APIs must agree with."""
-    conn = sqlite3.connect(lab.dir / "envdbs" / f"env-{env}" / f"{service}.sqlite")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
-def ok(lab, host: str, command: str) -> str:
-    status, out, err = lab.run(host, command)
-    assert status == 0, f"{command} on {host}: {status}\n{out}{err}"
-    return out
 
 
 def osc(lab, *args: str) -> list[dict]:
@@ -190,16 +163,6 @@ def test_management_vip_and_controller_addresses_answer_too(shared_lab):
     for address in (mgmt_vip, node2["management"]):
         doc = requests.get(f"http://{address}:9696/", timeout=TIMEOUT).json()
         assert doc["versions"][0]["links"][0]["href"] == f"http://{address}:9696/v2.0/"
-
-
-def wait_for(check, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen within {timeout} s")
 
 
 def test_writes_go_to_the_databases(lab):
@@ -325,51 +288,21 @@ def test_an_injected_api_fault_answers_500(lab):
 # --------------------------------------------------------------------------- the seed env
 
 
-def _seed(lab) -> int:
-    """Clone env 1 to a Kilo seed, node-10 its controller, its br-mgmt/br-ex unplugged (as octane does)."""
-    api = FuelHTTP(lab)
-    sid = api.clone()["id"]
-    api.call("POST", f"clusters/{sid}/upgrade/vips")
-    api.call("POST", f"clusters/{sid}/assignment/", [{"id": 10, "roles": ["controller"]}])
-    facts = api.get(f"clusters/{sid}/orchestrator/deployment/defaults/?nodes=10")
-    for entry in facts:
-        steps = entry["network_scheme"]["transformations"]
-        entry["network_scheme"]["transformations"] = [
-            s for s in steps if not (s["action"] == "add-patch" and {"br-mgmt", "br-ex"} & set(s["bridges"]))]
-    api.call("PUT", f"clusters/{sid}/orchestrator/deployment", facts)
-    task = api.call("PUT", f"clusters/{sid}/changes", {}, expect=202)
-    assert api.wait_task(task["id"])["status"] == "ready"
-    return sid
-
-
-def _plug(bridge: str, nic: str) -> str:
-    a, b = f"{bridge}--br-{nic}", f"br-{nic}--{bridge}"
-    return (f"ovs-vsctl add-port {bridge} {a} -- set interface {a} type=patch options:peer={b} "
-            f"-- add-port br-{nic} {b} -- set interface {b} type=patch options:peer={a}")
-
-
-def _keystone_versions(vip: str, tries: int = 12) -> set[str]:
-    return {requests.get(f"http://{vip}:5000/v3", timeout=TIMEOUT).json()["version"]["id"] for _ in range(tries)}
-
-
 def test_the_seed_serves_the_restored_rows_after_sync(lab):
     vip = public_vip(lab)
     before = {s.id: s.compute_host for s in connect(lab).compute.servers(all_projects=True)}
-    sid = _seed(lab)
-    assert _keystone_versions(vip) == {"v3.0"}  # isolated: only the original (Juno) answers
+    sid = isolated_seed(lab)
+    assert keystone_versions(vip) == {"v3.0"}  # isolated: only the original (Juno) answers
 
     # The seed's br-ex on the wire too: two holders of the public VIP, the answers flap.
-    ok(lab, "node-10", _plug("br-ex", "eth1"))
-    assert _keystone_versions(vip) == {"v3.0", "v3.4"}
+    ok(lab, "node-10", plug("br-ex", "eth1"))
+    assert keystone_versions(vip) == {"v3.0", "v3.4"}
 
-    ok(lab, "node-1", "set -o pipefail; mysqldump --add-drop-database --lock-all-tables --databases "
-                      + " ".join(SERVICES) + " | gzip > /root/dump.gz")
-    sftp_write(lab, "node-10", "/root/dump.gz", sftp_read(lab, "node-1", "/root/dump.gz"))
-    ok(lab, "node-10", "zcat /root/dump.gz | mysql")
+    dump(lab)
+    restore(lab)
     # Switch-over: the originals off the management and public wires, the seed on them.
-    for host in CONTROLLERS:
-        ok(lab, host, "ovs-vsctl del-port br-mgmt br-mgmt--br-eth2 -- del-port br-ex br-ex--br-eth1")
-    ok(lab, "node-10", _plug("br-mgmt", "eth2"))
+    unplug_originals(lab)
+    ok(lab, "node-10", plug("br-mgmt", "eth2"))
 
     # A Juno database under Kilo code: keystone cannot start, the seed's answers are 500s.
     failed = requests.get(f"http://{vip}:5000/v3", timeout=TIMEOUT)
@@ -377,7 +310,7 @@ def test_the_seed_serves_the_restored_rows_after_sync(lab):
     with pytest.raises(sdk_exc.SDKException, match="HTTP 500"):
         connect(lab).authorize()
     ok(lab, "node-10", "keystone-manage db_sync")
-    assert _keystone_versions(vip, 4) == {"v3.4"}
+    assert keystone_versions(vip, 4) == {"v3.4"}
     conn = connect(lab)
     assert conn.authorize()
     with pytest.raises(sdk_exc.HttpException) as failed:

@@ -14,39 +14,16 @@ import sqlite3
 import time
 from pathlib import Path
 
-import openstack
 import pytest
 
 from fuellab import scenarios, traffic
 from fuellab.lab import Lab
 from fuellab.world import World
+from tests.lab.cloudkit import connect, tenant_writes, wait_writes_beyond
+from tests.lab.seedkit import ok
 
-TIMEOUT = 10.0
 CONTROLLERS = ("node-1", "node-2", "node-3")
 NOVA_FRONTEND = "/etc/haproxy/conf.d/8774-nova-api-2.cfg"
-
-
-def connect(lab) -> openstack.connection.Connection:
-    config = openstack.config.OpenStackConfig(config_files=[str(lab.dir / "clouds.yaml")])
-    return openstack.connection.Connection(config=config.get_one("env-1"), api_timeout=TIMEOUT)
-
-
-def ok(lab, host: str, command: str) -> str:
-    status, out, err = lab.run(host, command)
-    assert status == 0, f"{command} on {host}: {status}\n{out}{err}"
-    return out
-
-
-def writes(lab) -> int:
-    return lab.inspect()["tenant_writes"]
-
-
-def wait_writes_beyond(lab, count: int, timeout: float = TIMEOUT) -> int:
-    deadline = time.monotonic() + timeout
-    while (now := writes(lab)) <= count:
-        assert time.monotonic() < deadline, f"no tenant write beyond {count} within {timeout} s"
-        time.sleep(0.1)
-    return now
 
 
 def tenant_keypairs(lab) -> list[str]:
@@ -78,9 +55,9 @@ def test_writes_stop_while_the_api_is_read_only_and_resume_after(lab):
                       f"echo '  http-request deny deny_status 503 if !METH_GET' >> {NOVA_FRONTEND}")
     ok(lab, "node-1", "crm resource restart p_haproxy")
     time.sleep(0.3)  # a write in flight when HAProxy restarted may still land
-    frozen = writes(lab)
+    frozen = tenant_writes(lab)
     time.sleep(1.5)  # several write intervals
-    assert writes(lab) == frozen, "a write was accepted while the API was read-only"
+    assert tenant_writes(lab) == frozen, "a write was accepted while the API was read-only"
     assert list(connect(lab).compute.servers(all_projects=True)), "reads go on in maintenance"
     for host in CONTROLLERS:
         ok(lab, host, f"cp /root/nova-api.cfg {NOVA_FRONTEND}")
