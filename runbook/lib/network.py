@@ -1,0 +1,101 @@
+"""Node networking: OVS bridges and ports, patch ports to the physical bridges, IPv4 addresses.
+
+`unplug` deletes the patch-port pairs that join `br-mgmt`/`br-ex` to their
+physical bridges (the node keeps its addresses but is off the wire) and
+returns exactly what it removed; `plug` re-adds that record, so a journal can
+keep it between the two. Neither touches links (`ip link`) or Neutron ports.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+from runbook.errors import RemoteError
+from runbook.lib.ssh import SSHPool
+
+TIMEOUT = 60.0
+FIX_OVS = "check openvswitch-switch on the node (ovs-vsctl show)"
+_KV = re.compile(r'([\w:-]+)="?([^",}]*)"?')
+
+
+def ovs_ports(pool: SSHPool, node: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """{bridge: {port: {"type", "options", "tag"}}} parsed from `ovs-vsctl show`."""
+    out = pool.check(node, "ovs-vsctl show", timeout=TIMEOUT, fix=FIX_OVS).stdout
+    bridges: dict[str, dict[str, dict[str, Any]]] = {}
+    bridge: dict[str, dict[str, Any]] = {}
+    port: dict[str, Any] = {}
+    for line in out.splitlines():
+        words = line.split(None, 1)
+        if len(words) < 2:
+            continue
+        key, value = words[0].rstrip(":"), words[1].strip()
+        if key == "Bridge":
+            bridge = bridges.setdefault(value.strip('"'), {})
+        elif key == "Port":
+            port = bridge.setdefault(value.strip('"'), {"type": "", "options": {}, "tag": None})
+        elif key == "tag":
+            port["tag"] = int(value)
+        elif key == "type":
+            port["type"] = value
+        elif key == "options":
+            port["options"] = dict(_KV.findall(value.strip("{}")))
+    return bridges
+
+
+def _patches(ports: dict[str, dict[str, dict[str, Any]]], bridge: str) -> list[dict[str, Any]]:
+    """The patch pairs joining `bridge` to another bridge, both sides with their tags."""
+    where = {name: br for br, members in ports.items() for name in members}
+    pairs = []
+    for name, port in ports.get(bridge, {}).items():
+        peer = port["options"].get("peer")
+        if port["type"] != "patch" or peer not in where:
+            continue
+        peer_bridge = where[peer]
+        pairs.append({"bridge": bridge, "port": name, "tag": port["tag"],
+                      "peer_bridge": peer_bridge, "peer_port": peer, "peer_tag": ports[peer_bridge][peer]["tag"]})
+    return pairs
+
+
+def unplug(pool: SSHPool, node: str, bridges: tuple[str, ...] = ("br-mgmt", "br-ex")) -> list[dict[str, Any]]:
+    """Delete both sides of each patch pair of `bridges`; the pairs removed (for `plug`)."""
+    ports = ovs_ports(pool, node)
+    removed = [pair for bridge in bridges for pair in _patches(ports, bridge)]
+    if removed:
+        parts = []
+        for p in removed:
+            parts += [f"--if-exists del-port {shlex.quote(p['bridge'])} {shlex.quote(p['port'])}",
+                      f"--if-exists del-port {shlex.quote(p['peer_bridge'])} {shlex.quote(p['peer_port'])}"]
+        pool.check(node, "ovs-vsctl " + " -- ".join(parts), timeout=TIMEOUT, fix=FIX_OVS)
+    return removed
+
+
+def _add(bridge: str, port: str, tag: int | None, peer: str) -> str:
+    tag_arg = f" tag={tag}" if tag is not None else ""
+    return (f"--may-exist add-port {shlex.quote(bridge)} {shlex.quote(port)}{tag_arg} -- "
+            f"set Interface {shlex.quote(port)} type=patch options:peer={shlex.quote(peer)}")
+
+
+def plug(pool: SSHPool, node: str, removed: list[dict[str, Any]]) -> None:
+    """Re-add the patch pairs `unplug` returned, each side on its bridge with its tag."""
+    if not removed:
+        return
+    parts = []
+    for p in removed:
+        parts += [_add(p["bridge"], p["port"], p["tag"], p["peer_port"]),
+                  _add(p["peer_bridge"], p["peer_port"], p["peer_tag"], p["port"])]
+    pool.check(node, "ovs-vsctl " + " -- ".join(parts), timeout=TIMEOUT, fix=FIX_OVS)
+
+
+def addresses(pool: SSHPool, node: str) -> dict[str, list[str]]:
+    """{interface: [address/prefix, ...]} from `ip -o -4 addr`."""
+    command = "ip -o -4 addr"
+    out = pool.check(node, command, timeout=TIMEOUT).stdout
+    found: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        words = line.split()
+        if len(words) < 4 or words[2] != "inet":
+            raise RemoteError(node, command, 0, f"unexpected line: {line!r}", "check the iproute2 version")
+        found.setdefault(words[1], []).append(words[3])
+    return found
