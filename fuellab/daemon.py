@@ -90,6 +90,9 @@ class Daemon:
         from fuellab import dataplane
 
         dataplane.start(self.lab)  # guests' listeners and outages, tenant traffic
+        from fuellab import registration
+
+        self.lab.spawn(registration.run(self.lab), "registration")  # running services' DB rows
 
     async def _flusher(self) -> None:
         while True:

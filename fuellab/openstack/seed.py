@@ -301,26 +301,37 @@ def register(world: World, cluster: Cluster, node: Node, service: str, conn: sql
 
 NOVA_CONTROLLER_SERVICES = (("nova-consoleauth", "consoleauth"), ("nova-scheduler", "scheduler"),
                             ("nova-conductor", "conductor"), ("nova-cert", "cert"))
+NOVA_TOPICS = dict(NOVA_CONTROLLER_SERVICES) | {"nova-compute": "compute"}
 
 
-def _nova_service(world: World, conn: sqlite3.Connection, host: str, binary: str, topic: str) -> None:
-    ensure_row(conn, "services", {"created_at": _now(world), "updated_at": _now(world), "host": host,
-                                  "binary": binary, "topic": topic, "report_count": 0, "disabled": 0,
-                                  "deleted": 0}, "host", "binary", "deleted")
+def _nova_service(world: World, conn: sqlite3.Connection, host: str, binary: str, topic: str) -> bool:
+    return ensure_row(conn, "services", {"created_at": _now(world), "updated_at": _now(world), "host": host,
+                                         "binary": binary, "topic": topic, "report_count": 0, "disabled": 0,
+                                         "deleted": 0}, "host", "binary", "deleted")
+
+
+def _nova_job(world: World, cluster: Cluster, node: Node, binary: str, conn: sqlite3.Connection) -> bool:
+    """A nova service's report_state row; nova-compute's resource tracker adds its compute node."""
+    added = _nova_service(world, conn, node.hostname, binary, NOVA_TOPICS[binary])
+    if binary == "nova-compute":
+        added = _compute_node(world, node, conn) or added
+    return added
 
 
 def _nova_node(world: World, cluster: Cluster, node: Node, conn: sqlite3.Connection) -> None:
     if "controller" in node.roles:
-        for binary, topic in NOVA_CONTROLLER_SERVICES:
-            _nova_service(world, conn, node.hostname, binary, topic)
-    if "compute" not in node.roles:
-        return
-    _nova_service(world, conn, node.hostname, "nova-compute", "compute")
+        for binary, _ in NOVA_CONTROLLER_SERVICES:
+            _nova_job(world, cluster, node, binary, conn)
+    if "compute" in node.roles:
+        _nova_job(world, cluster, node, "nova-compute", conn)
+
+
+def _compute_node(world: World, node: Node, conn: sqlite3.Connection) -> bool:
     service = conn.execute('SELECT id FROM "services" WHERE host = ? AND "binary" = ? AND deleted = 0',
                            (node.hostname, "nova-compute")).fetchone()
     local_gb = next((v.size // 1024 for d in node.disks for v in d.volumes if v.name == "vm"), 0)
     reserved_mb = 512
-    ensure_row(conn, "compute_nodes", {
+    return ensure_row(conn, "compute_nodes", {
         "created_at": _now(world), "updated_at": _now(world), "service_id": service[0] if service else 0,
         "vcpus": node.cpu, "memory_mb": node.memory_mb, "local_gb": local_gb, "vcpus_used": 0,
         "memory_mb_used": reserved_mb, "local_gb_used": 0, "hypervisor_type": "QEMU",
@@ -341,8 +352,30 @@ OVS_CONFIG = {"bridge_mappings": {"physnet1": "br-ex", "physnet2": "br-prv"}, "t
               "enable_distributed_routing": False, "devices": 0}
 
 
-def _agent(world: World, cluster: Cluster, conn: sqlite3.Connection, node: Node, agent_type: str,
-           binary: str, topic: str, config: dict[str, Any]) -> str:
+def _agent_shape(cluster: Cluster, binary: str) -> tuple[str, str, dict[str, Any]]:
+    """An agent's agent_type, topic and the configurations it reports."""
+    if binary == "neutron-openvswitch-agent":
+        return "Open vSwitch agent", "N/A", OVS_CONFIG
+    if binary == "neutron-l3-agent":
+        return "L3 agent", "l3_agent", {
+            "router_id": "", "gateway_external_network_id": "", "handle_internal_only_routers": True,
+            "use_namespaces": True, "routers": 0, "interfaces": 0, "floating_ips": 0,
+            "interface_driver": "neutron.agent.linux.interface.OVSInterfaceDriver",
+            "agent_mode": "legacy", "ex_gw_ports": 0}
+    if binary == "neutron-dhcp-agent":
+        return "DHCP agent", "dhcp_agent", {
+            "subnets": 0, "use_namespaces": True, "dhcp_lease_duration": 600,
+            "dhcp_driver": "neutron.agent.linux.dhcp.Dnsmasq", "networks": 0, "ports": 0}
+    if binary == "neutron-metadata-agent":
+        return "Metadata agent", "N/A", {
+            "nova_metadata_port": 8775, "nova_metadata_ip": cluster.vips.get("management", ""),
+            "metadata_proxy_socket": "/var/lib/neutron/metadata_proxy"}
+    raise KeyError(binary)
+
+
+def _agent(world: World, cluster: Cluster, conn: sqlite3.Connection, node: Node, binary: str) -> str:
+    """The agent's row (its first report_state), added if missing; returns the agent's id."""
+    agent_type, topic, config = _agent_shape(cluster, binary)
     now = _now(world)
     agent_id = sid(cluster, "agent", node.hostname, agent_type)
     ensure_row(conn, "agents", {"id": agent_id, "agent_type": agent_type, "binary": binary, "topic": topic,
@@ -356,20 +389,12 @@ def _agent(world: World, cluster: Cluster, conn: sqlite3.Connection, node: Node,
 def _neutron_node(world: World, cluster: Cluster, node: Node, conn: sqlite3.Connection) -> None:
     if not ({"controller", "compute"} & set(node.roles)):
         return
-    _agent(world, cluster, conn, node, "Open vSwitch agent", "neutron-openvswitch-agent", "N/A", OVS_CONFIG)
+    _agent(world, cluster, conn, node, "neutron-openvswitch-agent")
     if "controller" not in node.roles:
         return
-    l3 = _agent(world, cluster, conn, node, "L3 agent", "neutron-l3-agent", "l3_agent",
-                {"router_id": "", "gateway_external_network_id": "", "handle_internal_only_routers": True,
-                 "use_namespaces": True, "routers": 0, "interfaces": 0, "floating_ips": 0,
-                 "interface_driver": "neutron.agent.linux.interface.OVSInterfaceDriver",
-                 "agent_mode": "legacy", "ex_gw_ports": 0})
-    dhcp = _agent(world, cluster, conn, node, "DHCP agent", "neutron-dhcp-agent", "dhcp_agent",
-                  {"subnets": 0, "use_namespaces": True, "dhcp_lease_duration": 600,
-                   "dhcp_driver": "neutron.agent.linux.dhcp.Dnsmasq", "networks": 0, "ports": 0})
-    _agent(world, cluster, conn, node, "Metadata agent", "neutron-metadata-agent", "N/A",
-           {"nova_metadata_port": 8775, "nova_metadata_ip": cluster.vips.get("management", ""),
-            "metadata_proxy_socket": "/var/lib/neutron/metadata_proxy"})
+    l3 = _agent(world, cluster, conn, node, "neutron-l3-agent")
+    dhcp = _agent(world, cluster, conn, node, "neutron-dhcp-agent")
+    _agent(world, cluster, conn, node, "neutron-metadata-agent")
     _first_controller_wiring(world, cluster, node, conn, l3, dhcp)
 
 
@@ -433,24 +458,67 @@ def cinder_volume_host(release: str) -> str:
     return "rbd:volumes@RBD-backend" if release == KILO else "rbd:volumes"
 
 
+CINDER_SERVICES = ("cinder-scheduler", "cinder-volume")
+
+
+def _cinder_job(world: World, cluster: Cluster, node: Node, binary: str, conn: sqlite3.Connection) -> bool:
+    # cinder-volume on Ceph reports under the backend's name, shared by every controller.
+    host = cinder_volume_host(_release(world, cluster)) if binary == "cinder-volume" else node.hostname
+    now = _now(world)
+    return ensure_row(conn, "services", {"created_at": now, "updated_at": now, "deleted": 0, "host": host,
+                                         "binary": binary, "topic": binary, "report_count": 0, "disabled": 0,
+                                         "availability_zone": "nova"}, "host", "binary")
+
+
 def _cinder_node(world: World, cluster: Cluster, node: Node, conn: sqlite3.Connection) -> None:
     if "controller" not in node.roles:
         return
+    for binary in CINDER_SERVICES:
+        _cinder_job(world, cluster, node, binary, conn)
+
+
+def _heat_job(world: World, cluster: Cluster, node: Node, binary: str, conn: sqlite3.Connection) -> bool:
+    if not has_table(conn, "service"):
+        return False  # Juno's heat-engine registers nowhere: the table came with Kilo
     now = _now(world)
-    for host, binary, topic in ((node.hostname, "cinder-scheduler", "cinder-scheduler"),
-                                (cinder_volume_host(_release(world, cluster)), "cinder-volume",
-                                 "cinder-volume")):
-        ensure_row(conn, "services", {"created_at": now, "updated_at": now, "deleted": 0, "host": host,
-                                      "binary": binary, "topic": topic, "report_count": 0, "disabled": 0,
-                                      "availability_zone": "nova"}, "host", "binary")
+    return ensure_row(conn, "service", {"id": sid(cluster, "heat-engine", node.hostname),
+                                        "engine_id": sid(cluster, "heat-engine-id", node.hostname),
+                                        "host": node.hostname, "hostname": node.hostname,
+                                        "binary": "heat-engine", "topic": "engine", "report_interval": 60,
+                                        "created_at": now, "updated_at": now}, "host", "binary")
 
 
 def _heat_node(world: World, cluster: Cluster, node: Node, conn: sqlite3.Connection) -> None:
-    if "controller" not in node.roles or not has_table(conn, "service"):
-        return
-    now = _now(world)
-    ensure_row(conn, "service", {"id": sid(cluster, "heat-engine", node.hostname),
-                                 "engine_id": sid(cluster, "heat-engine-id", node.hostname),
-                                 "host": node.hostname, "hostname": node.hostname, "binary": "heat-engine",
-                                 "topic": "engine", "report_interval": 60, "created_at": now,
-                                 "updated_at": now}, "host", "binary")
+    if "controller" in node.roles:
+        _heat_job(world, cluster, node, "heat-engine", conn)
+
+
+def _neutron_job(world: World, cluster: Cluster, node: Node, binary: str, conn: sqlite3.Connection) -> bool:
+    agent_type = _agent_shape(cluster, binary)[0]
+    if not has_table(conn, "agents") or find(conn, "agents", agent_type=agent_type, host=node.hostname):
+        return False
+    _agent(world, cluster, conn, node, binary)
+    return True
+
+
+# The upstart job that runs a self-registering service -> (its database, its binary).
+REGISTERING_JOBS: dict[str, tuple[str, str]] = {
+    **{binary: ("nova", binary) for binary in NOVA_TOPICS},
+    "neutron-plugin-openvswitch-agent": ("neutron", "neutron-openvswitch-agent"),
+    "neutron-l3-agent": ("neutron", "neutron-l3-agent"),
+    "neutron-dhcp-agent": ("neutron", "neutron-dhcp-agent"),
+    "neutron-metadata-agent": ("neutron", "neutron-metadata-agent"),
+    **{binary: ("cinder", binary) for binary in CINDER_SERVICES},
+    "heat-engine": ("heat", "heat-engine"),
+}
+_JOB_ROWS = {"nova": _nova_job, "neutron": _neutron_job, "cinder": _cinder_job, "heat": _heat_job}
+
+
+def register_job(world: World, cluster: Cluster, node: Node, job: str, conn: sqlite3.Connection) -> bool:
+    """Add the row `job` running on `node` registers (report_state), if missing; True when added.
+
+    `conn` is the job's database (REGISTERING_JOBS); other jobs register nothing."""
+    if job not in REGISTERING_JOBS:
+        return False
+    database, binary = REGISTERING_JOBS[job]
+    return _JOB_ROWS[database](world, cluster, node, binary, conn)
