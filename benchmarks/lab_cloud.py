@@ -19,7 +19,6 @@ Each figure is printed with its ratio to an aim (< 1 is better).
 from __future__ import annotations
 
 import argparse
-import fcntl
 import shutil
 import socket
 import statistics
@@ -28,27 +27,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import openstack
 import yaml
 
+from fuellab import prefixes
+
 FUELLAB = [sys.executable, "-m", "fuellab.cli"]
-PREFIXES = range(100, 250, 5)
 AIMS = {"list_p99_ms_small": 50.0, "list_p99_ms_large": 1000.0, "probe_p99_ms": 10.0}
-
-
-def claim_prefix() -> tuple[int, Any]:
-    """An address block no test session or other lab is using (the tests' lock files)."""
-    for prefix in PREFIXES:
-        handle = open(f"/tmp/fuellab-test-prefix-{prefix}.lock", "w")  # noqa: SIM115 - held while measuring
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        return prefix, handle
-    raise RuntimeError("no free address block")
 
 
 def fuellab(*args: str) -> None:
@@ -113,7 +99,7 @@ def probe_latency(conn: openstack.connection.Connection, port: int) -> dict[str,
 
 
 def measure(vms: int, computes: int | None, samples: int) -> dict[str, float]:
-    prefix, lock = claim_prefix()
+    prefix, lock = prefixes.claim()
     base = Path(tempfile.mkdtemp(prefix="fuellab-cloud-bench-"))
     lab_dir = base / "lab"
     try:

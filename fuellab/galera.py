@@ -439,7 +439,20 @@ def write(world: World, cluster_id: int, name: str, count: int = 1) -> Iterator[
         raise NotServing("Can't connect to MySQL server (no primary component)", 2003)
     if read_only(world, active):
         raise ReadOnly()
+    with transaction(world, cluster_id, name, count) as conn:
+        yield conn
+
+
+@contextmanager
+def transaction(world: World, cluster_id: int, name: str, count: int = 1,
+                row_factory: Any = None) -> Iterator[sqlite3.Connection]:
+    """One committed transaction on an env database, counted as `count` writes once committed.
+
+    Callers check first that the server they write through may write (read_only, primary).
+    """
     conn = connect(world, cluster_id, name)
+    if row_factory is not None:
+        conn.row_factory = row_factory
     try:
         yield conn
         conn.commit()

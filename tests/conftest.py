@@ -10,33 +10,19 @@ tests shares one restore.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fuellab import prefixes
 from tests.labkit import LabHandle, start_lab
-
-PREFIXES = range(100, 250, 5)  # each lab uses 127.<p>.0.0/16 .. 127.<p+4>.0.0/16
 
 
 def _claim_prefix() -> tuple[int, object]:
-    """An address block no other test session on this machine is using.
-
-    Test sessions (xdist workers, several checkouts, CI) run labs side by side;
-    each holds an exclusive lock on its block for its whole life.
-    """
-    for prefix in PREFIXES:
-        handle = open(f"/tmp/fuellab-test-prefix-{prefix}.lock", "w")  # noqa: SIM115 - held for the session
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        return prefix, handle
-    raise RuntimeError("every test address block is in use; too many test sessions at once")
+    """An address block no other test session on this machine is using, held for the session."""
+    return prefixes.claim()
 
 
 @pytest.fixture(scope="session")

@@ -184,15 +184,6 @@ def write(lab: Lab, binding: Binding, count: int = 1,
     server = world.nodes.get(binding.server_id)
     if not binding.super and server is not None and galera.read_only(world, server):
         raise ServiceDown(f"(OperationalError) ({galera.ReadOnly.code}, \"{galera.ReadOnly()}\")")
-    name = database or binding.database
-    conn = galera.connect(world, binding.cluster_id, name)
-    conn.row_factory = sqlite3.Row
-    try:
+    with galera.transaction(world, binding.cluster_id, database or binding.database, count,
+                            row_factory=sqlite3.Row) as conn:
         yield conn
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.close()
-    galera.note_write(world, binding.cluster_id, name, count)
