@@ -1,1 +1,22 @@
-"""Root conftest: makes the repository importable for tests (runbook fixtures come with the runbook)."""
+"""Root conftest: makes the repository importable for tests, and registers the runbook's fixtures.
+
+The runbook fixtures are lazy and these options have defaults, so the project's
+own tests (tests/) are unaffected by them. The options are declared here, not in
+runbook.fixtures: pytest calls this hook before it imports `pytest_plugins`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["runbook.fixtures"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("octane", "octane runbook")
+    group.addoption("--target", default=None, metavar="PATH",
+                    help="target.yaml (default: $OCTANE_TARGET, else the embedded lab in .lab/)")
+    group.addoption("--env", type=int, default=None, metavar="ID",
+                    help="the original env's id (default: `env` in the target)")
+    group.addoption("--validate-only", action="store_true", default=False,
+                    help="run the stages' assertions without acting (results read from the journal)")

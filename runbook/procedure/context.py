@@ -1,0 +1,92 @@
+"""What a procedure step works with: the target, the env, the journal and the clients.
+
+`Context.facts` caches the Fuel reads a run makes (env, nodes, releases,
+attributes) so that a dozen checks cost one request each, not one per check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from runbook.errors import PreflightError
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+    from runbook.config import Target
+    from runbook.journal import Journal
+    from runbook.lib.fuel import FuelClient
+    from runbook.lib.ssh import SSHPool
+
+
+@dataclass
+class Context:
+    target: Target
+    env_id: int
+    journal: Journal
+    fuel: FuelClient
+    pool: SSHPool
+    _cloud: Connection | None = field(default=None, repr=False)
+
+    def cloud(self) -> Connection:
+        """The original env's OpenStack connection, opened on first use."""
+        if self._cloud is None:
+            from runbook.lib import cloud
+
+            self._cloud = cloud.from_target(self.target, self.env_id)
+        return self._cloud
+
+    @cached_property
+    def facts(self) -> Facts:
+        return Facts(self)
+
+
+class Facts:
+    """Fuel reads of one run, each made once."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._cache: dict[str, Any] = {}
+
+    def _once(self, key: str, fn: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]
+
+    def envs(self) -> list[dict[str, Any]]:
+        return self._once("envs", self.ctx.fuel.envs)
+
+    def env(self) -> dict[str, Any]:
+        """The env under upgrade; a wrong id is refused with the list of envs."""
+        found = [e for e in self.envs() if e["id"] == self.ctx.env_id]
+        if not found:
+            listed = ", ".join(f"{e['id']} ({e.get('name')}, {e.get('fuel_version')}, {e.get('status')})"
+                               for e in self.envs()) or "none"
+            raise PreflightError(f"env {self.ctx.env_id} does not exist on the Fuel master (envs: {listed})",
+                                 "pass the id of the env to upgrade with --env or `env` in the target")
+        return found[0]
+
+    def releases(self) -> list[dict[str, Any]]:
+        return self._once("releases", self.ctx.fuel.releases)
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Every node of the master (free ones included)."""
+        return self._once("nodes", self.ctx.fuel.nodes)
+
+    def env_nodes(self) -> list[dict[str, Any]]:
+        env_id = self.env()["id"]
+        return [n for n in self.nodes() if n.get("cluster") == env_id]
+
+    def controllers(self) -> list[str]:
+        """Hostnames of the env's controllers, sorted; refused when there is none."""
+        names = sorted((n["hostname"] for n in self.env_nodes() if "controller" in (n.get("roles") or [])),
+                       key=lambda h: (len(h), h))
+        if not names:
+            raise PreflightError(f"env {self.ctx.env_id} has no deployed controller",
+                                 "deploy the env's controllers before upgrading it")
+        return names
+
+    def attributes(self) -> dict[str, Any]:
+        return self._once("attributes", lambda: self.ctx.fuel.env_attributes(self.env()["id"])).get("editable", {})
