@@ -9,6 +9,7 @@ import functools
 import hashlib
 import posixpath
 import re
+from collections.abc import Callable
 
 from fuellab.node.commands import command, fsutil, opts
 from fuellab.node.commands.textio import Inputs, compile_regex, decode, encode, split_lines
@@ -334,52 +335,53 @@ def _chunks(data: bytes) -> list[bytes]:
     return result
 
 
-@command("head")
-async def head(ctx: Context, argv: list[str]) -> int:
+def _head_bytes(data: bytes, count: int, sign: str) -> bytes:
+    return data[: len(data) - count] if sign == "-" else data[:count]
+
+
+def _head_lines(lines: list[bytes], count: int, sign: str) -> list[bytes]:
+    return lines[: len(lines) - count] if sign == "-" else lines[:count]
+
+
+def _tail_bytes(data: bytes, count: int, sign: str) -> bytes:
+    return data[count - 1 :] if sign == "+" else (data[-count:] if count else b"")
+
+
+def _tail_lines(lines: list[bytes], count: int, sign: str) -> list[bytes]:
+    return lines[max(count - 1, 0) :] if sign == "+" else (lines[-count:] if count else [])
+
+
+async def _head_or_tail(ctx: Context, argv: list[str], prog: str,
+                        cut_bytes: Callable[[bytes, int, str], bytes],
+                        cut_lines: Callable[[list[bytes], int, str], list[bytes]]) -> int:
+    """head and tail share options, headers and inputs; they differ only in where they cut."""
     parsed = opts.parse(_legacy_count(argv), "n:c:qv", ("lines=", "bytes=", "quiet", "silent",
                                                        "verbose"))
     lines_spec = parsed.value("-n", "--lines")
     bytes_spec = parsed.value("-c", "--bytes")
     files = parsed.args or ["-"]
     headers = (len(files) > 1 or parsed.has("-v", "--verbose")) and not parsed.has("-q", "--quiet", "--silent")
-    inputs = Inputs(ctx, "head")
+    inputs = Inputs(ctx, prog)
     first = True
     async for name, data in inputs.each(files):
         if headers:
             ctx.out(("" if first else "\n") + f"==> {'standard input' if name == '-' else name} <==\n")
         first = False
         if bytes_spec is not None:
-            count, sign = _count(bytes_spec, "head")
-            ctx.out(data[: len(data) - count] if sign == "-" else data[:count])
+            ctx.out(cut_bytes(data, *_count(bytes_spec, prog)))
             continue
-        count, sign = _count(lines_spec or "10", "head")
-        lines = _chunks(data)
-        ctx.out(b"".join(lines[: len(lines) - count] if sign == "-" else lines[:count]))
+        ctx.out(b"".join(cut_lines(_chunks(data), *_count(lines_spec or "10", prog))))
     return 1 if inputs.failed else 0
+
+
+@command("head")
+async def head(ctx: Context, argv: list[str]) -> int:
+    return await _head_or_tail(ctx, argv, "head", _head_bytes, _head_lines)
 
 
 @command("tail")
 async def tail(ctx: Context, argv: list[str]) -> int:
-    parsed = opts.parse(_legacy_count(argv), "n:c:qv", ("lines=", "bytes=", "quiet", "silent",
-                                                       "verbose"))
-    lines_spec = parsed.value("-n", "--lines")
-    bytes_spec = parsed.value("-c", "--bytes")
-    files = parsed.args or ["-"]
-    headers = (len(files) > 1 or parsed.has("-v", "--verbose")) and not parsed.has("-q", "--quiet", "--silent")
-    inputs = Inputs(ctx, "tail")
-    first = True
-    async for name, data in inputs.each(files):
-        if headers:
-            ctx.out(("" if first else "\n") + f"==> {'standard input' if name == '-' else name} <==\n")
-        first = False
-        if bytes_spec is not None:
-            count, sign = _count(bytes_spec, "tail")
-            ctx.out(data[count - 1 :] if sign == "+" else (data[-count:] if count else b""))
-            continue
-        count, sign = _count(lines_spec or "10", "tail")
-        lines = _chunks(data)
-        ctx.out(b"".join(lines[max(count - 1, 0) :] if sign == "+" else (lines[-count:] if count else [])))
-    return 1 if inputs.failed else 0
+    return await _head_or_tail(ctx, argv, "tail", _tail_bytes, _tail_lines)
 
 
 # --------------------------------------------------------------------------- wc
