@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
 from fuellab.fuel.errors import ApiError, int_param, not_found
-from fuellab.world import Cluster, Node, Release, Task
+from fuellab.world import Cluster, Node, Release, Task, World
 
 if TYPE_CHECKING:
     from fuellab.lab import Lab
 
 API = "/api/v1"
+T = TypeVar("T")
 
 
 def lab_of(request: web.Request) -> Lab:
@@ -23,36 +25,29 @@ def ok(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status)
 
 
+def _one_or_404(request: web.Request, key: str, kind: str, store: Callable[[World], dict[int, T]]) -> T:
+    """The object named by a path parameter, or Nailgun's 404 for that kind."""
+    object_id = int_param(request.match_info[key], f"{kind.lower()} id")
+    found = store(lab_of(request).world).get(object_id)
+    if found is None:
+        raise not_found(kind, object_id)
+    return found
+
+
 def cluster_or_404(request: web.Request, key: str = "cluster_id") -> Cluster:
-    cluster_id = int_param(request.match_info[key], "cluster id")
-    cluster = lab_of(request).world.clusters.get(cluster_id)
-    if cluster is None:
-        raise not_found("Cluster", cluster_id)
-    return cluster
+    return _one_or_404(request, key, "Cluster", lambda w: w.clusters)
 
 
 def node_or_404(request: web.Request, key: str = "node_id") -> Node:
-    node_id = int_param(request.match_info[key], "node id")
-    node = lab_of(request).world.nodes.get(node_id)
-    if node is None:
-        raise not_found("Node", node_id)
-    return node
+    return _one_or_404(request, key, "Node", lambda w: w.nodes)
 
 
 def release_or_404(request: web.Request, key: str = "release_id") -> Release:
-    release_id = int_param(request.match_info[key], "release id")
-    release = lab_of(request).world.releases.get(release_id)
-    if release is None:
-        raise not_found("Release", release_id)
-    return release
+    return _one_or_404(request, key, "Release", lambda w: w.releases)
 
 
 def task_or_404(request: web.Request, key: str = "task_id") -> Task:
-    task_id = int_param(request.match_info[key], "task id")
-    task = lab_of(request).world.tasks.get(task_id)
-    if task is None:
-        raise not_found("Task", task_id)
-    return task
+    return _one_or_404(request, key, "Task", lambda w: w.tasks)
 
 
 def flag(request: web.Request, name: str) -> bool:
