@@ -193,6 +193,9 @@ class Release:
     roles: list[str] = field(default_factory=list)
 
 
+DEFAULT_EXTENSIONS = ("volume_manager",)  # what a new env has enabled; cluster_upgrade is not
+
+
 @dataclass
 class Cluster:
     id: int
@@ -209,6 +212,9 @@ class Cluster:
     network_config: dict[str, Any] = field(default_factory=dict)
     vips: dict[str, str] = field(default_factory=dict)  # "public"/"management" -> address
     upgrade: dict[str, int] = field(default_factory=dict)  # orig_cluster_id / seed_cluster_id
+    # Nailgun extensions enabled for the env (see fuellab.fuel.handlers.extensions); envs of a
+    # lab file older than the field load with the default.
+    extensions: list[str] = field(default_factory=lambda: list(DEFAULT_EXTENSIONS))
     deployment_info: dict[str, Any] | None = None  # operator-uploaded facts, by node id
     pacemaker: dict[str, Any] = field(default_factory=dict)  # see fuellab.services
     galera: dict[str, Any] = field(default_factory=dict)  # server state, see fuellab.galera

@@ -3,7 +3,9 @@
 Middlewares, outermost first:
 - errors: every failure answers JSON `{"message", "errors"}` (fuelclient calls `.json()`);
 - faults: `api-5xx` / `hang` injected on node `master` for op `METHOD /path`
-  (the path as requested, matched as a glob), see fuellab.faults;
+  (matched as a glob against the path as requested and without its trailing
+  slash: fuelclient asks for `clusters/1/extensions/`, an operator names
+  `/api/v1/clusters/1/extensions`), see fuellab.faults;
 - auth: everything under /api except the version needs a keystone token.
 
 Routes are served with and without a trailing slash, as Nailgun's are.
@@ -20,10 +22,11 @@ from aiohttp import web
 
 from fuellab.fuel import keystone, upgrade
 from fuellab.fuel.errors import ApiError, error_response
-from fuellab.fuel.handlers import clusters, deployment, nodes, releases, tasks
+from fuellab.fuel.handlers import clusters, deployment, extensions, nodes, releases, tasks
 
 if TYPE_CHECKING:
     from fuellab.lab import Lab
+    from fuellab.world import Fault
 
 log = logging.getLogger("fuellab.fuel")
 
@@ -56,13 +59,23 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 async def faults_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     lab: Lab = request.app["lab"]
     op = f"{request.method} {request.path}"
-    if lab.faults.take("master", op, "hang") is not None:
+    ops = (op, op.rstrip("/")) if op.endswith("/") and not op.endswith(" /") else (op,)
+    if _take(lab, ops, "hang") is not None:
         await _hang(request)
         raise ApiError(504, f"injected hang on {op}")
-    fault = lab.faults.take("master", op, "api-5xx")
+    fault = _take(lab, ops, "api-5xx")
     if fault is not None:
         raise ApiError(500, fault.message)
     return await handler(request)
+
+
+def _take(lab: Lab, ops: tuple[str, ...], kind: str) -> Fault | None:
+    """The first fault matching one of the spellings of the op (consumed once, not per spelling)."""
+    for op in ops:
+        fault = lab.faults.take("master", op, kind)
+        if fault is not None:
+            return fault
+    return None
 
 
 async def _hang(request: web.Request) -> None:
@@ -106,6 +119,6 @@ def make_app(lab: Lab) -> web.Application:
         app["closing"].set()
 
     app.on_shutdown.append(on_shutdown)
-    for module in (keystone, releases, tasks, nodes, clusters, deployment, upgrade):
+    for module in (keystone, releases, tasks, nodes, clusters, extensions, deployment, upgrade):
         add_routes(app, module.ROUTES)
     return app

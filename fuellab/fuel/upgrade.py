@@ -13,7 +13,11 @@
   seed's release (a provisioning task: data volumes marked keep_data survive).
 - `POST clusters/{seed}/upgrade/vips` gives the seed the original's VIPs.
 
-Validation failures answer 400 with what is wrong.
+Each call serves only an env that has the cluster_upgrade extension enabled
+(the original for clone, the seed for assign and vips; the seed inherits the
+original's extensions): enabling it is part of preparing the master, see
+fuellab.fuel.handlers.extensions. Validation failures answer 400 with what is
+wrong.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from fuellab.fuel import membership, orchestrator, serializers
 from fuellab.fuel.errors import bad_request, read_json
 from fuellab.fuel.handlers.clusters import name_taken
 from fuellab.fuel.handlers.common import API, cluster_or_404, conflict_if_busy, lab_of, ok
+from fuellab.fuel.handlers.extensions import require_cluster_upgrade
 from fuellab.fuel.orchestrator import Phase
 from fuellab.world import Cluster, World
 
@@ -109,6 +114,7 @@ async def clone(request: web.Request) -> web.Response:
     world = lab.world
     orig = cluster_or_404(request)
     data = await read_json(request, (dict,))
+    require_cluster_upgrade(orig, "original")
     name, release = validate_clone(world, orig, data)
     seed = scenarios.new_cluster(world, name, release)
     seed.mode, seed.net_provider, seed.net_segment_type = orig.mode, orig.net_provider, orig.net_segment_type
@@ -118,6 +124,8 @@ async def clone(request: web.Request) -> web.Response:
     generated["ceph"] = {**generated.get("ceph", {}), "fsid": seed.generated["ceph"]["fsid"]}
     seed.generated = generated
     seed.network_config = merge_networks(orig.network_config, seed.network_config)
+    # The seed goes on with the upgrade (assign, vips): it needs cluster_upgrade as the original has it.
+    seed.extensions = list(orig.extensions)
     relation = {"orig_cluster_id": orig.id, "seed_cluster_id": seed.id}
     orig.upgrade = dict(relation)
     seed.upgrade = dict(relation)
@@ -144,6 +152,7 @@ async def assign(request: web.Request) -> web.Response:
     seed = cluster_or_404(request)
     data = await read_json(request, (dict,))
     orig = _relation_of_seed(world, seed)
+    require_cluster_upgrade(seed, "seed")
     conflict_if_busy(lab, seed)
     ids = data.get("nodes_ids", data.get("node_ids"))
     if (not isinstance(ids, list) or not ids
@@ -204,6 +213,7 @@ async def copy_vips(request: web.Request) -> web.Response:
     seed = cluster_or_404(request)
     await read_json(request, (dict, list), default={})
     orig = _relation_of_seed(world, seed)
+    require_cluster_upgrade(seed, "seed")
     vips = {k: v for k, v in orig.vips.items() if k in VIP_NETWORKS}
     if not vips:
         raise bad_request(f"The original environment {orig.id} has no VIPs: it was never deployed")

@@ -1,4 +1,4 @@
-"""The Fuel master through python-fuelclient 11.0.0: envs, nodes, releases, tasks, upgrade calls, waits.
+"""The Fuel master through python-fuelclient 11.0.0: envs, nodes, releases, tasks, extensions, upgrade calls, waits.
 
 Knows nothing of the upgrade; it only makes fuelclient safe to use from a
 long-running program:
@@ -385,6 +385,11 @@ class FuelClient:
         return self._call(f"PUT clusters/{env_id}/provision/?nodes={ids}",
                           lambda: self._facade("environment").provision_nodes(env_id, node_ids))
 
+    def assign_nodes(self, env_id: int, node_ids: list[int], roles: list[str]) -> list[dict[str, Any]]:
+        """Give unallocated nodes to an env with `roles` pending (clusters/<id>/assignment); the nodes."""
+        data = [{"id": int(i), "roles": list(roles)} for i in node_ids]
+        return self._post(f"clusters/{env_id}/assignment/", data)
+
     def deploy_nodes(self, env_id: int, node_ids: list[int]) -> dict[str, Any]:
         """Start deployment of nodes of an env; the task."""
         ids = ",".join(str(i) for i in node_ids)
@@ -403,6 +408,34 @@ class FuelClient:
     def upload_deployment_info(self, env_id: int, info: list[dict[str, Any]]) -> None:
         self._call(f"PUT clusters/{env_id}/orchestrator/deployment/",
                    lambda: self._facade("environment").upload_facts(env_id, "deployment", info))
+
+    # ------------------------------------------------------------------ extensions
+
+    def installed_extensions(self) -> list[dict[str, Any]]:
+        """The extensions installed on the master: {name, version, description, provides}; by name."""
+        return sorted(self._call("GET extensions/", self._facade("extension").get_all),
+                      key=lambda e: e["name"])
+
+    def env_extensions(self, env_id: int) -> list[str]:
+        """The names of the extensions enabled for an env."""
+        # Not the facade: its get_by_id joins the names into one string for `fuel2 env extension show`.
+        return self._get(f"clusters/{env_id}/extensions/")
+
+    def enable_extensions(self, env_id: int, names: Iterable[str]) -> list[str]:
+        """Enable extensions for an env (those already enabled stay); the names now enabled."""
+        wanted = list(names)
+        return self._call(f"PUT clusters/{env_id}/extensions/",
+                          lambda: self._facade("extension").enable_extensions(env_id, wanted))
+
+    def disable_extensions(self, env_id: int, names: Iterable[str]) -> None:
+        """Disable extensions of an env.
+
+        Nailgun refuses (400) a name the env does not have enabled: a caller that
+        may run twice reads `env_extensions` first.
+        """
+        wanted = list(names)
+        self._call(f"DELETE clusters/{env_id}/extensions/?extension_names={','.join(wanted)}",
+                   lambda: self._facade("extension").disable_extensions(env_id, wanted))
 
     # ------------------------------------------------------------------ cluster_upgrade extension
 

@@ -51,8 +51,13 @@ class FuelHTTP:
         raise AssertionError(f"task {task_id} did not finish within {timeout} s: {task}")
 
     def clone(self, name: str = "seed", orig: int = 1) -> dict[str, Any]:
+        """Clone `orig` to a Kilo seed, enabling cluster_upgrade on it first as preparing the master does."""
+        self.enable_extensions(orig, "cluster_upgrade")
         kilo = next(r for r in self.get("releases/") if r["version"] == "2015.1.0-7.0")
         return self.call("POST", f"clusters/{orig}/upgrade/clone", {"name": name, "release_id": kilo["id"]})
+
+    def enable_extensions(self, env_id: int, *names: str) -> list[str]:
+        return self.call("PUT", f"clusters/{env_id}/extensions/", list(names))
 
     def node(self, node_id: int) -> dict[str, Any]:
         return self.get(f"nodes/{node_id}/")

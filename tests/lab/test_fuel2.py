@@ -14,12 +14,15 @@ FUEL2 = Path(sys.executable).with_name("fuel2")
 
 
 def fuel2(lab, *args: str) -> list | dict:
+    return json.loads(fuel2_text(lab, *args, "-f", "json"))
+
+
+def fuel2_text(lab, *args: str) -> str:
     env = {**os.environ, "FUELCLIENT_CUSTOM_SETTINGS": str(lab.dir / "fuel_client.yaml"),
            "XDG_CONFIG_HOME": str(lab.dir / "xdg"), "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run([str(FUEL2), *args, "-f", "json"], capture_output=True, text=True,
-                          env=env, timeout=60)
+    proc = subprocess.run([str(FUEL2), *args], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, f"fuel2 {' '.join(args)}: {proc.stdout}\n{proc.stderr}"
-    return json.loads(proc.stdout)
+    return proc.stdout
 
 
 @pytest.fixture
@@ -47,3 +50,15 @@ def test_fuel2_lists(with_task):
     tasks = fuel2(lab, "task", "list")
     assert [(t["id"], t["name"], t["status"]) for t in tasks] == [(task["id"], "cluster_deletion", "ready")]
     assert fuel2(lab, "env", "show", "1")["fuel_version"] == "6.1"
+
+
+def test_fuel2_env_extensions(lab):
+    """The commands the master's refusal of a clone names, as an operator types them."""
+    assert {e["name"] for e in fuel2(lab, "extension", "list")} == {"cluster_upgrade", "volume_manager"}
+    assert fuel2(lab, "env", "extension", "show", "1") == {"extensions": "volume_manager"}
+    out = fuel2_text(lab, "env", "extension", "enable", "1", "-E", "cluster_upgrade")
+    assert "cluster_upgrade have been enabled" in out
+    assert fuel2(lab, "env", "extension", "show", "1") == {"extensions": "cluster_upgrade, volume_manager"}
+    out = fuel2_text(lab, "env", "extension", "disable", "1", "-E", "cluster_upgrade")
+    assert "cluster_upgrade have been disabled" in out
+    assert fuel2(lab, "env", "extension", "show", "1") == {"extensions": "volume_manager"}

@@ -194,6 +194,7 @@ def test_clone_copies_settings_and_validates(lab, api):
     assert "already involved in the upgrade" in refused({"name": "again", "release_id": kilo_id})
     assert "name" in refused({"release_id": kilo_id})
     fresh = api.call("POST", "clusters", {"name": "fresh", "release_id": kilo_id}, expect=201)
+    api.enable_extensions(fresh["id"], "cluster_upgrade")
     assert "operational" in refused({"name": "x", "release_id": kilo_id}, orig=fresh["id"])
     # The relation is gone with the seed: the original can be cloned again, and is validated.
     api.wait_task(api.call("DELETE", f"clusters/{seed['id']}", expect=202)["id"])

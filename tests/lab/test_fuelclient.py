@@ -31,6 +31,7 @@ def fc(session_lab) -> SimpleNamespace:
         nodes=fuelclient.get_client("node"),
         releases=fuelclient.get_client("release"),
         tasks=fuelclient.get_client("task"),
+        extensions=fuelclient.get_client("extension"),
         api=client.DefaultAPIClient,
         objects=objects,
     )
@@ -106,6 +107,7 @@ def test_reassigned_osd_node_keeps_only_the_volumes_marked_keep_data(lab, fc):
     node.upload_node_attribute("disks", disks)
 
     kilo = next(r for r in fc.releases.get_all() if r["version"] == KILO)
+    fc.extensions.enable_extensions(1, ["cluster_upgrade"])
     seed = fc.api.post_request("clusters/1/upgrade/clone", {"name": "seed", "release_id": kilo["id"]})
     assert fc.envs.get_by_id(seed["id"])["release_id"] == kilo["id"]
     task = fc.api.post_request(f"clusters/{seed['id']}/upgrade/assign",

@@ -67,12 +67,45 @@ def test_http_error_is_fuel_error_with_message_and_fix(shared_lab: LabHandle) ->
     assert "999" in caught.value.message and "HTTP 404" in caught.value.message
     assert "fuel2 env list" in caught.value.fix
     with pytest.raises(FuelError, match="HTTP 400") as caught:
+        fuel.upgrade_clone(1, "seed", release_id=fuel.release_by_version(SEED_RELEASE)["id"])
+    # The master's own message: how to enable what the clone needs.
+    assert "fuel2 env extension enable 1 -E cluster_upgrade" in caught.value.message
+    assert "correct what the message names" in caught.value.fix
+
+
+def test_extensions_listed_enabled_and_disabled(lab: LabHandle) -> None:
+    fuel = client(lab)
+    installed = fuel.installed_extensions()
+    assert [e["name"] for e in installed] == ["cluster_upgrade", "volume_manager"]
+    assert all(e["version"] and isinstance(e["provides"], list) for e in installed)
+    assert fuel.env_extensions(1) == ["volume_manager"]
+    assert fuel.enable_extensions(1, iter(["cluster_upgrade"])) == ["cluster_upgrade", "volume_manager"]
+    assert fuel.env_extensions(1) == ["cluster_upgrade", "volume_manager"]
+    with pytest.raises(FuelError, match="HTTP 400") as caught:
         fuel.upgrade_clone(1, "seed", release_id=fuel.release_by_version("2014.2.2-6.1")["id"])
     assert "Upgrade to the given release" in caught.value.message  # Nailgun's own message
+    seed = fuel.upgrade_clone(1, "seed", fuel.release_by_version(SEED_RELEASE)["id"])
+    assert fuel.env_extensions(seed["id"]) == ["cluster_upgrade", "volume_manager"]
+    assert fuel.disable_extensions(1, ["cluster_upgrade"]) is None
+    assert fuel.env_extensions(1) == ["volume_manager"]
+    with pytest.raises(FuelError, match=r"No such extensions to disable: cluster_upgrade .*HTTP 400"):
+        fuel.disable_extensions(1, ["cluster_upgrade"])
+    with pytest.raises(FuelError, match=r"No such extensions: nosuch .*HTTP 400") as caught:
+        fuel.enable_extensions(1, ["nosuch"])
+    assert "PUT clusters/1/extensions/" in caught.value.message
+
+
+def test_hanging_extensions_call_raises_remote_timeout(lab: LabHandle) -> None:
+    fuel = client(lab, timeout=(2.0, 0.5))
+    lab.cli("fault", "add", "--node", "master", "--op", "DELETE /api/v1/clusters/1/extensions", "--kind", "hang")
+    with pytest.raises(RemoteTimeout, match="did not answer DELETE clusters/1/extensions/.* within 0.5 s"):
+        fuel.disable_extensions(1, ["volume_manager"])
+    assert fuel.env_extensions(1) == ["volume_manager"]
 
 
 def test_clone_assign_reprovision_and_wait(lab: LabHandle) -> None:
     fuel = client(lab)
+    fuel.enable_extensions(1, ["cluster_upgrade"])
     seed = fuel.upgrade_clone(1, "seed", fuel.release_by_version(SEED_RELEASE)["id"])
     assert seed["release_id"] == fuel.release_by_version(SEED_RELEASE)["id"]
     controller = fuel.nodes(1)[0]
@@ -101,6 +134,7 @@ def test_wait_ends_with_task_error(lab: LabHandle) -> None:
     fuel = client(lab)
     lab.cli("fault", "add", "--node", "master", "--op", "provision", "--kind", "task-error",
             "--message", "astute: provisioning image broken")
+    fuel.enable_extensions(1, ["cluster_upgrade"])
     seed = fuel.upgrade_clone(1, "seed", fuel.release_by_version(SEED_RELEASE)["id"])
     node_id = fuel.nodes(1)[0]["id"]
     task = fuel.upgrade_assign(seed["id"], [node_id], reprovision=True)
@@ -112,6 +146,7 @@ def test_wait_ends_with_task_error(lab: LabHandle) -> None:
 
 def test_wait_ends_when_a_node_stays_offline(lab: LabHandle) -> None:
     fuel = client(lab)
+    fuel.enable_extensions(1, ["cluster_upgrade"])
     seed = fuel.upgrade_clone(1, "seed", fuel.release_by_version(SEED_RELEASE)["id"])
     node = fuel.nodes(1)[0]
     fuel.upgrade_assign(seed["id"], [node["id"]], reprovision=True)
