@@ -183,6 +183,13 @@ class Journal:
     def stage_status(self, name: str) -> str:
         return self._data["stages"].get(name, {}).get("status", PENDING)
 
+    def stage_record(self, name: str) -> dict[str, Any]:
+        """A copy of the stage's record (status, error, steps with results and evidence); {} if never run."""
+        if not self._file_lock.is_locked:
+            self.refresh()
+        with self._mutex:
+            return json.loads(json.dumps(self._data["stages"].get(name, {})))
+
     def reset(self, name: str) -> None:
         """Forget a stage (its steps will run again): only once their effects were undone."""
         with self._locked():

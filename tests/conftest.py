@@ -11,6 +11,7 @@ tests shares one restore.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,8 +47,12 @@ _changed_since_restore = {"value": False}
 
 @pytest.fixture
 def lab(session_lab: LabHandle) -> LabHandle:
-    """The session's lab, restored to its pristine state: the test may change anything."""
+    """The session's lab, restored to its pristine state: the test may change anything.
+
+    The runbook's journal (beside the lab, not in its snapshots) goes too: a journal
+    that speaks of stages the restored world never saw would mislead the next run."""
     session_lab.restore("pristine")
+    shutil.rmtree(session_lab.dir / "journal", ignore_errors=True)
     _changed_since_restore["value"] = True
     return session_lab
 

@@ -4,7 +4,8 @@ All checks are evaluated (a failing one does not hide the others); each is a
 journal step holding its evidence. When any fails, the run raises one
 PreflightError naming every problem and its fix, and no baseline is taken.
 When all pass, the baseline (every cloud.BASELINE reader's output, row counts
-per service DB table, Ceph fsid / OSD ids / pool object counts) is written as
+per service DB table, Ceph fsid / OSD ids / pool object counts, the env as Fuel
+describes it: `fuelstate.env_state`) is written as
 JSON, private to its owner, beside the journal.
 
 Checks come from the plugins (runbook.plugins: upgrade path, Ceph, Neutron
@@ -24,6 +25,7 @@ from runbook import redact
 from runbook.errors import OctaneError, PreflightError
 from runbook.lib import ceph, cloud, db, pacemaker
 from runbook.plugins import CheckSpec, manager
+from runbook.procedure import fuelstate
 from runbook.procedure.context import Context
 
 STAGE = "stage0_preflight"
@@ -244,7 +246,8 @@ def baseline(ctx: Context) -> dict[str, Any]:
     conn = ctx.cloud()
     node = ctx.facts.controllers()[0]
     have = set(db.databases(ctx.pool, node))
-    out: dict[str, Any] = {"env_id": ctx.env_id, "cloud": {}, "db_rows": {}, "ceph": {}}
+    out: dict[str, Any] = {"env_id": ctx.env_id, "cloud": {}, "db_rows": {}, "ceph": {},
+                           "fuel": fuelstate.env_state(ctx.fuel, ctx.env_id)}
     for name, reader in cloud.BASELINE.items():
         out["cloud"][name] = reader(conn)
     for service in SERVICES:

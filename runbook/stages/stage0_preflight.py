@@ -8,7 +8,6 @@ the last run recorded. One test per check, then the baseline.
 
 from __future__ import annotations
 
-import json
 import logging
 import stat
 import uuid
@@ -17,37 +16,17 @@ from typing import Any
 
 import pytest
 
-from runbook import redact
 from runbook.errors import PreflightError
 from runbook.journal import DONE
 from runbook.lib import cloud
 from runbook.procedure import preflight
-
-try:  # Allure is optional: the stage runs the same without it
-    import allure
-except ImportError:  # pragma: no cover - allure-pytest is installed in the venv
-    allure = None
+from runbook.report import evidence
 
 log = logging.getLogger(__name__)
 CHECKS = [check.name for check in preflight.checks()]
 SUITE = "stage0_preflight"
-
-
-def _attach(name: str, data: Any) -> None:
-    if allure is not None:
-        allure.attach(redact.redact(json.dumps(data, indent=1, default=str)), name=name,
-                      attachment_type=allure.attachment_type.JSON)
-
-
-def _suite(fn: Any) -> Any:
-    return allure.suite(SUITE)(fn) if allure is not None else fn
-
-
-def _report_check(name: str, result: dict[str, Any]) -> None:
-    if allure is None:
-        return
-    with allure.step(f"check {name}: {'ok' if result['ok'] else 'FAILED'}"):
-        _attach(f"evidence {name}", result)
+_suite = evidence.suite(SUITE)
+_attach = evidence.attach
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -56,7 +35,7 @@ def preflight_action(ctx, validate_only) -> None:  # noqa: ANN001 - fixtures
     if validate_only:
         return
     try:
-        preflight.run(ctx, step_hook=_report_check)
+        preflight.run(ctx, step_hook=evidence.step_hook)
     except PreflightError as exc:
         log.warning("%s", exc)
 
@@ -116,3 +95,13 @@ def test_baseline_ceph(ctx) -> None:  # noqa: ANN001
     assert str(uuid.UUID(ceph["fsid"])) == ceph["fsid"]
     assert ceph["osd_ids"] and all(isinstance(i, int) for i in ceph["osd_ids"])
     assert {"images", "volumes", "compute"} <= set(ceph["pool_objects"])
+
+
+@_suite
+def test_baseline_fuel(ctx) -> None:  # noqa: ANN001
+    fuel = _baseline(ctx)["fuel"]
+    _attach("fuel", fuel)
+    assert fuel["env"]["id"] == ctx.env_id and fuel["env"]["status"] == "operational"
+    controllers = [n for n in fuel["nodes"] if "controller" in n["roles"]]
+    assert len(controllers) == preflight.CONTROLLERS, f"controllers in the baseline: {controllers}"
+    assert fuel["attributes"] and fuel["network"]["networks"] and fuel["network"]["vips"]

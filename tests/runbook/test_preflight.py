@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import stat
-from pathlib import Path
 
 import pytest
 
-from runbook.config import load_target
 from runbook.errors import PreflightError
-from runbook.journal import DONE, FAILED, Journal
+from runbook.journal import DONE, FAILED
 from runbook.lib import db
-from runbook.lib.fuel import FuelClient
-from runbook.lib.ssh import SSHPool
 from runbook.procedure import preflight
 from runbook.procedure.context import Context
+from tests.runbook.ctxkit import make_ctx
 
-
-def _ctx(lab_dir: Path, env_id: int | None = None) -> Context:
-    target = load_target(lab_dir / "target.yaml")
-    env = target.env if env_id is None else env_id
-    return Context(target=target, env_id=env, journal=Journal.open(target.journal_dir, env),
-                   fuel=FuelClient.from_target(target), pool=SSHPool(target, connect_timeout=5, command_timeout=30))
+_ctx = make_ctx
 
 
 def _state(ctx: Context) -> tuple:
@@ -69,6 +61,7 @@ def test_wrong_env_is_refused_listing_the_envs_and_nothing_changes(shared_lab) -
 
 def test_seed_id_given_as_original_is_refused(lab) -> None:
     ctx = _ctx(lab.dir)
+    ctx.fuel.enable_extensions(1, ["cluster_upgrade"])
     seed = ctx.fuel.upgrade_clone(1, "prod-upgrade", ctx.fuel.release_by_version("2015.1.0-7.0")["id"])["id"]
     with pytest.raises(PreflightError) as caught:
         preflight.run(_ctx(lab.dir, env_id=seed))

@@ -12,11 +12,10 @@ env id it names, in parallel (each env has its own journal).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from tests.lab.fuelhttp import FuelHTTP
 from tests.labkit import LabHandle
+from tests.sabotage.harness import Sabotage
 
 STAGE0 = "runbook/stages/stage0_preflight.py"
 
@@ -44,6 +43,7 @@ def broken_env(lab: LabHandle) -> dict[str, int]:
     """
     fuel = FuelHTTP(lab)
     # not_in_upgrade: a seed exists (Nailgun's clone of env 1 to the 7.0 release).
+    fuel.call("PUT", "clusters/1/extensions/", ["cluster_upgrade"])
     seed = fuel.call("POST", "clusters/1/upgrade/clone", {"name": "prod-upgrade", "release_id": 2})["id"]
     # neutron_vlan / env_operational / env_ha: another env, new, with tunnels; free_nodes:
     # it takes the three discovered nodes.
@@ -80,13 +80,6 @@ def broken_env(lab: LabHandle) -> dict[str, int]:
     return {"orig": 1, "seed": seed, "other": other, "missing": 99}
 
 
-@dataclass(frozen=True)
-class Sabotage:
-    scene: Callable[[LabHandle], dict[str, int]]
-    env: str  # which env of the scene the stage runs against
-    what: str
-
-
 SCENES = {"broken_env": broken_env}
 
 _P = STAGE0 + "::test_precondition"
@@ -113,4 +106,5 @@ TABLE: dict[str, Sabotage] = {
     f"{STAGE0}::test_baseline_cloud": Sabotage(broken_env, "orig", "a check refuses: no baseline"),
     f"{STAGE0}::test_baseline_db_rows": Sabotage(broken_env, "orig", "a check refuses: no baseline"),
     f"{STAGE0}::test_baseline_ceph": Sabotage(broken_env, "orig", "a check refuses: no baseline"),
+    f"{STAGE0}::test_baseline_fuel": Sabotage(broken_env, "orig", "a check refuses: no baseline"),
 }

@@ -1,0 +1,1 @@
+"""What a run leaves for people: Allure suites, steps and redacted attachments."""
