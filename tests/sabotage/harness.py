@@ -15,6 +15,7 @@ run against) and optionally an altered action: a pytest plugin module under
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,13 @@ ROOT = Path(__file__).resolve().parents[2]
 STAGES_DIR = "runbook/stages"
 STAGE_TIMEOUT = 240.0
 STAGE_FILES = {int(p.name[5]): f"{STAGES_DIR}/{p.name}" for p in sorted((ROOT / STAGES_DIR).glob("stage[0-9]_*.py"))}
+
+
+def stage_of(test: str) -> int:
+    """The stage number of a stage test id (`runbook/stages/stage3_upgrade_db.py::test_x` -> 3)."""
+    found = re.search(r"/stage(\d+)_", test)
+    assert found, f"{test} is not a stage test"
+    return int(found.group(1))
 
 
 @dataclass(frozen=True)
