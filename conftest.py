@@ -18,5 +18,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="target.yaml (default: $OCTANE_TARGET, else the embedded lab in .lab/)")
     group.addoption("--env", type=int, default=None, metavar="ID",
                     help="the original env's id (default: `env` in the target)")
+    group.addoption("--seed-nodes", default=None, metavar="ID,ID,...",
+                    help="stage2: the free nodes to deploy as the seed's controllers (default: octane chooses)")
     group.addoption("--validate-only", action="store_true", default=False,
                     help="run the stages' assertions without acting (results read from the journal)")
