@@ -85,6 +85,7 @@ def _base(ubuntu: str) -> tuple[Package, ...]:
         Package("gzip", "1.6-3ubuntu1", ("/bin/gzip", "/bin/gunzip", "/bin/zcat")),
         Package("procps", "1:3.3.9-1ubuntu2.2", ("/bin/ps", "/usr/bin/pgrep", "/bin/kill")),
         Package("iproute2", "3.12.0-2ubuntu1", ("/sbin/ip", "/bin/ss")),
+        Package("iputils-arping", "3:20121221-4ubuntu1.1", ("/usr/bin/arping",)),
         Package("hostname", "3.15ubuntu1", ("/bin/hostname",)),
         Package("dpkg", "1.17.5ubuntu5.4", ("/usr/bin/dpkg-query", "/usr/bin/dpkg")),
         Package("apt", "1.0.1ubuntu2.10", ("/usr/bin/apt-get",)),

@@ -4,12 +4,19 @@
 physical bridges (the node keeps its addresses but is off the wire) and
 returns exactly what it removed; `plug` re-adds that record, so a journal can
 keep it between the two. Neither touches links (`ip link`) or Neutron ports.
+
+`patches` and `gre_ports` read a bridge's wiring from `ovs_ports`; `delete_ports` and
+`add_gre` remove and re-add ports by the records those return (an overlay taken
+down and put back);
+`arp_replies` asks who answers ARP for an address on a node's segment (two
+MACs for one address: an IP conflict), `link_macs` names the node's own MACs.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import socket
 from typing import Any
 
 from runbook.errors import RemoteError
@@ -44,7 +51,7 @@ def ovs_ports(pool: SSHPool, node: str) -> dict[str, dict[str, dict[str, Any]]]:
     return bridges
 
 
-def _patches(ports: dict[str, dict[str, dict[str, Any]]], bridge: str) -> list[dict[str, Any]]:
+def patches(ports: dict[str, dict[str, dict[str, Any]]], bridge: str) -> list[dict[str, Any]]:
     """The patch pairs joining `bridge` to another bridge, both sides with their tags."""
     where = {name: br for br, members in ports.items() for name in members}
     pairs = []
@@ -58,10 +65,16 @@ def _patches(ports: dict[str, dict[str, dict[str, Any]]], bridge: str) -> list[d
     return pairs
 
 
+def gre_ports(ports: dict[str, dict[str, dict[str, Any]]], bridge: str) -> list[dict[str, Any]]:
+    """The GRE tunnel ports of `bridge`: [{"port", "remote_ip", "key"}], by port name."""
+    return [{"port": name, "remote_ip": port["options"].get("remote_ip"), "key": port["options"].get("key")}
+            for name, port in sorted(ports.get(bridge, {}).items()) if port["type"] == "gre"]
+
+
 def unplug(pool: SSHPool, node: str, bridges: tuple[str, ...] = ("br-mgmt", "br-ex")) -> list[dict[str, Any]]:
     """Delete both sides of each patch pair of `bridges`; the pairs removed (for `plug`)."""
     ports = ovs_ports(pool, node)
-    removed = [pair for bridge in bridges for pair in _patches(ports, bridge)]
+    removed = [pair for bridge in bridges for pair in patches(ports, bridge)]
     if removed:
         parts = []
         for p in removed:
@@ -88,6 +101,27 @@ def plug(pool: SSHPool, node: str, removed: list[dict[str, Any]]) -> None:
     pool.check(node, "ovs-vsctl " + " -- ".join(parts), timeout=TIMEOUT, fix=FIX_OVS)
 
 
+def delete_ports(pool: SSHPool, node: str, ports: list[dict[str, Any]]) -> None:
+    """Delete ports given as {"bridge", "port"} records (a missing one is fine)."""
+    if not ports:
+        return
+    parts = [f"--if-exists del-port {shlex.quote(p['bridge'])} {shlex.quote(p['port'])}" for p in ports]
+    pool.check(node, "ovs-vsctl " + " -- ".join(parts), timeout=TIMEOUT, fix=FIX_OVS)
+
+
+def add_gre(pool: SSHPool, node: str, ports: list[dict[str, Any]]) -> None:
+    """(Re-)add GRE ports given as {"bridge", "port", "remote_ip", "key"} records (one present is kept)."""
+    if not ports:
+        return
+    parts = []
+    for p in ports:
+        key = f" options:key={shlex.quote(str(p['key']))}" if p.get("key") not in (None, "") else ""
+        parts.append(f"--may-exist add-port {shlex.quote(p['bridge'])} {shlex.quote(p['port'])} -- "
+                     f"set Interface {shlex.quote(p['port'])} type=gre "
+                     f"options:remote_ip={shlex.quote(str(p['remote_ip']))}{key}")
+    pool.check(node, "ovs-vsctl " + " -- ".join(parts), timeout=TIMEOUT, fix=FIX_OVS)
+
+
 def addresses(pool: SSHPool, node: str) -> dict[str, list[str]]:
     """{interface: [address/prefix, ...]} from `ip -o -4 addr`."""
     command = "ip -o -4 addr"
@@ -99,3 +133,45 @@ def addresses(pool: SSHPool, node: str) -> dict[str, list[str]]:
             raise RemoteError(node, command, 0, f"unexpected line: {line!r}", "check the iproute2 version")
         found.setdefault(words[1], []).append(words[3])
     return found
+
+
+def link_macs(pool: SSHPool, node: str) -> dict[str, str]:
+    """{device: MAC, lower case} of the node's links, from `ip -o link`."""
+    out = pool.check(node, "ip -o link", timeout=TIMEOUT).stdout
+    found = {}
+    for line in out.splitlines():
+        name = line.split(":", 2)[1].strip() if line.count(":") >= 2 else ""
+        mac = re.search(r"link/\w+ ([0-9a-fA-F:]{17})", line)
+        if name and mac:
+            found[name.split("@")[0]] = mac.group(1).lower()
+    return found
+
+
+ARP_TIMEOUT = 30.0
+
+
+def arp_replies(pool: SSHPool, node: str, address: str, device: str, *, probes: int = 2) -> list[str]:
+    """The MACs (lower case, one per reply) answering ARP for `address` on `device`'s segment.
+
+    `arping -b` keeps broadcasting, so every holder on the segment answers every
+    probe: more than one distinct MAC means two live holders (an IP conflict);
+    none means nobody on that segment holds it. The node's own addresses never answer.
+    """
+    command = f"arping -b -c {int(probes)} -I {shlex.quote(device)} {shlex.quote(address)}"
+    result = pool.run(node, command, timeout=ARP_TIMEOUT)
+    if result.status not in (0, 1):  # 1: no reply, a valid answer
+        raise RemoteError(node, command, result.status, result.stderr,
+                          f"check that {device} exists on {node} and iputils-arping is installed")
+    return [m.lower() for m in re.findall(r"^Unicast reply from \S+ \[([0-9A-Fa-f:]{17})\]", result.stdout,
+                                          re.MULTILINE)]
+
+
+def tcp_banner(address: str, port: int, timeout: float = 2.0) -> str | None:
+    """What a TCP client gets first from `address:port` (a guest's SSH banner); None when nothing
+    answers (refused, unreachable, silent within `timeout`)."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            return sock.recv(256).decode(errors="replace")
+    except OSError:
+        return None
