@@ -183,6 +183,10 @@ class Journal:
     def stage_status(self, name: str) -> str:
         return self._data["stages"].get(name, {}).get("status", PENDING)
 
+    def stage_names(self) -> list[str]:
+        """The stages recorded, in the order they first ran."""
+        return list(self._data["stages"])
+
     def stage_record(self, name: str) -> dict[str, Any]:
         """A copy of the stage's record (status, error, steps with results and evidence); {} if never run."""
         if not self._file_lock.is_locked:
@@ -323,3 +327,5 @@ class Step:
             text = text[:EVIDENCE_LIMIT] + f"\n... ({len(text) - EVIDENCE_LIMIT} more characters)"
         with self.stage.journal._mutex:
             self.record["evidence"].append({"label": redact.redact(label), "text": text, "at": _now()})
+            # Saved now, not at the step's end: a long wait's progress shows in `octane status`.
+            self.stage.journal._save()
