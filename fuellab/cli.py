@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     fsub = fault.add_subparsers(dest="fault_cmd", required=True)
     add = fsub.add_parser("add", help="inject a fault")
     add.add_argument("--node", required=True, help="hostname, 'master' or '*' (globs allowed)")
-    add.add_argument("--op", required=True, help="operation glob: command name, 'ssh', 'provision', 'METHOD /path'")
+    add.add_argument("--op", required=True, help="operation glob: command name or command line, 'ssh', 'provision', 'METHOD /path'")
     add.add_argument("--kind", required=True, choices=KINDS)
     add.add_argument("--times", type=int, help="how many times it fires (default: until cleared)")
     add.add_argument("--message", help="text of the failure")

@@ -10,8 +10,8 @@ Operation names by kind:
 | kind | node | op | effect |
 |---|---|---|---|
 | ssh-drop | hostname | `ssh` | the node's SSH server drops connections (new and open ones) |
-| fail | hostname | command name (`mysqldump`) | the command exits 1 with the message |
-| hang | hostname / `master` | command name / `METHOD /api/v1/path` | no answer until the client gives up |
+| fail | hostname | command name (`mysqldump`), or a glob of its line (`ceph-mon *--inject-monmap*`) | the command exits 1 with the message |
+| hang | hostname / `master` | command name or line glob / `METHOD /api/v1/path` | no answer until the client gives up |
 | api-5xx | `master` / the serving controller | `METHOD /path` | HTTP 500 with the message |
 | task-error | `master` | task name (`provision`, `deployment`) | the task ends in error |
 | provision-fail | hostname | `provision` | provisioning of that node fails (node error) |

@@ -7,6 +7,7 @@ asked with the `ceph` tool on the nodes, as an operator or the runbook would.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -222,6 +223,33 @@ def test_a_mon_store_moved_with_the_original_fsid_joins_the_quorum(lab: LabHandl
     # The moved monitor is a full member: the quorum holds with the other two stopped one at a time.
     assert lab.run(first, f"stop ceph-mon id={first}")[0] == 0
     assert ceph_json(lab, second, "quorum_status")["quorum_names"] == [second, third]
+
+
+def mon_status(lab: LabHandle, host: str, mon_id: str) -> tuple[int, dict | None, str]:
+    """`ceph daemon mon.<id> mon_status` on `host`: (exit status, the JSON answer, stderr)."""
+    code, out, err = lab.run(host, f"ceph daemon mon.{mon_id} mon_status")
+    return code, (json.loads(out) if code == 0 else None), err
+
+
+def test_admin_socket_answers_without_a_quorum_with_the_monitors_own_map(lab: LabHandle) -> None:
+    first, second, third = controllers(lab)
+    fsid = conf_fsid(lab, first)
+    code, status, _ = mon_status(lab, first, first)
+    assert code == 0 and status["state"] in ("leader", "peon") and status["rank"] == 0
+    assert status["monmap"]["fsid"] == fsid and [m["name"] for m in status["monmap"]["mons"]] == [first, second, third]
+    assert mon_status(lab, first, second)[2].startswith("admin_socket:")  # mon.<second> runs elsewhere
+    # A monitor whose injected map lacks it keeps running, alone and probing, and says so.
+    steps = [f"stop ceph-mon id={third}", f"ceph-mon -i {third} --extract-monmap /tmp/m",
+             f"monmaptool --rm {third} /tmp/m", f"ceph-mon -i {third} --inject-monmap /tmp/m",
+             f"start ceph-mon id={third}"]
+    assert lab.run(third, " && ".join(steps))[0] == 0
+    code, status, _ = mon_status(lab, third, third)
+    assert code == 0 and (status["state"], status["rank"], status["quorum"]) == ("probing", -1, [])
+    assert [m["name"] for m in status["monmap"]["mons"]] == [first, second]
+    # A stopped monitor has no socket.
+    assert lab.run(second, f"stop ceph-mon id={second}")[0] == 0
+    code, status, err = mon_status(lab, second, second)
+    assert (code, status) == (22, None) and "No such file or directory" in err
 
 
 def test_a_mon_store_injected_with_another_fsid_is_refused(lab: LabHandle) -> None:

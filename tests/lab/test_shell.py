@@ -180,6 +180,14 @@ def test_fail_fault_makes_the_command_fail(lab):
     assert run(lab, "md5sum /etc/hostname")[0] == 0  # consumed
 
 
+def test_fail_fault_on_a_command_line_glob_spares_other_calls_of_the_command(lab):
+    lab.cli("fault", "add", "--node", CONTROLLER, "--op", "md5sum *hostname*", "--kind", "fail", "--times", "1")
+    assert run(lab, "md5sum /etc/hosts")[0] == 0  # the same command, another line: not hit
+    status, _, err = run(lab, "md5sum /etc/hostname")
+    assert status == 1 and "injected fail" in err
+    assert run(lab, "md5sum /etc/hostname")[0] == 0  # consumed
+
+
 def test_hang_fault_times_out_and_the_lab_still_serves(lab):
     lab.cli("fault", "add", "--node", CONTROLLER, "--op", "cat", "--kind", "hang", "--times", "1")
     with pytest.raises(socket.timeout):

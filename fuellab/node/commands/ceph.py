@@ -14,6 +14,12 @@ Commands: status (-s), health [detail], quorum_status, mon_status, fsid,
 mon dump|stat|getmap|add|remove, osd tree|dump|stat|ls|lspools|set|unset|out|in|down|rm,
 osd pool get|set|create, pg stat, df [detail], auth list|get|get-key|print-key|
 import|add|get-or-create|caps|del.
+
+`ceph daemon mon.<id> mon_status` (or the socket's path,
+/var/run/ceph/ceph-mon.<id>.asok) asks the monitor daemon running on this node
+through its admin socket, without a quorum: its own state (leader, peon, or
+probing while it is in no quorum), its rank in its own monmap (-1 when the map
+lacks it) and that monmap. A monitor that does not run has no socket.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fuellab.ceph import cluster, keys, store
 from fuellab.ceph import health as H
-from fuellab.ceph import keys, store
 from fuellab.ceph.client import DEFAULT_CONNECT_TIMEOUT, Client, ClientError, connect
 from fuellab.ceph.conf import parse_addrs
 from fuellab.ceph.timefmt import stamp
@@ -139,7 +145,10 @@ def _int(value: str, what: str = "id") -> int:
 
 
 def _monmap_dict(quorum: Any) -> dict[str, Any]:
-    monmap = quorum.monmap
+    return _monmap_json(quorum.monmap)
+
+
+def _monmap_json(monmap: dict[str, Any]) -> dict[str, Any]:
     return {"epoch": monmap["epoch"], "fsid": monmap["fsid"], "modified": stamp(monmap.get("modified", 0.0)),
             "created": stamp(monmap.get("created", 0.0)),
             "mons": [{"rank": i, "name": m["name"], "addr": m["addr"]} for i, m in enumerate(monmap["mons"])]}
@@ -671,6 +680,45 @@ async def _read_in(ctx: Context, path: str) -> bytes:
         raise CephCommandError("ENOENT", f"can't open {path}: (2) No such file or directory") from None
 
 
+# --------------------------------------------------------------------------- admin socket
+
+NO_SOCKET = "admin_socket: exception getting command descriptions: [Errno 2] No such file or directory"
+
+
+def _socket_name(target: str) -> str:
+    """`mon.a` or `/var/run/ceph/ceph-mon.a.asok` -> `mon.a`."""
+    if "/" in target:
+        base = target.rsplit("/", 1)[1]
+        return base.removeprefix("ceph-").removesuffix(".asok")
+    return target
+
+
+def admin_socket(ctx: Context, words: list[str]) -> int:
+    """`ceph daemon <name|socket> mon_status`: a monitor daemon of this node, asked directly."""
+    if len(words) < 3:
+        ctx.err("usage: ceph daemon {type.id|path} <command>\n")
+        return 22
+    kind, _, mon_id = _socket_name(words[1]).partition(".")
+    view = cluster.refresh(ctx.lab.world, ctx.lab.addresses)
+    mon = next((m for m in view.mons if m.node.id == ctx.node.id and m.name == mon_id), None) \
+        if kind == "mon" else None
+    if mon is None:
+        ctx.err(NO_SOCKET + "\n")
+        return 22
+    if " ".join(words[2:]) != "mon_status":
+        ctx.err(f"no valid command found; try `ceph daemon {words[1]} mon_status`\n")
+        return 22
+    quorum = view.quorum_of(mon)
+    own = mon.state["monmap"]
+    state = "probing" if quorum is None else "leader" if quorum.leader is mon else "peon"
+    data = {"name": mon.name, "rank": store.rank_of(own, mon.name), "state": state,
+            "election_epoch": mon.state.get("election_epoch", 0), "quorum": quorum.ranks if quorum else [],
+            "outside_quorum": [] if quorum else [mon.name], "extra_probe_peers": [], "sync_provider": [],
+            "monmap": _monmap_json(own)}
+    ctx.out(json.dumps(data, indent=4).replace("/", "\\/") + "\n")
+    return 0
+
+
 # --------------------------------------------------------------------------- dispatch
 
 Handler = Callable[[Client, list[str], Opts], Reply]
@@ -721,6 +769,8 @@ async def ceph(ctx: Context, argv: list[str]) -> int:
                 "            [--name CLIENT_NAME] [--cluster CLUSTER] [-s] [-w] [-f FORMAT]\n"
                 "            [--connect-timeout CLUSTER_TIMEOUT]\n")
         return 0 if opts.words else 1
+    if opts.words[0] == "daemon":
+        return admin_socket(ctx, opts.words)
     lab = ctx.lab
     mon_addrs = parse_addrs(opts.mon) if opts.mon else None
     try:

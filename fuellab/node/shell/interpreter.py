@@ -566,11 +566,15 @@ class Shell:
             return 126
         base = posixpath.basename(path)
         ctx = self._context(io, assigns)
-        fault = self.lab.faults.take(self.node.hostname, base, "fail")
+        # A fault names the command (`ceph-mon`) or a glob of its whole line (`ceph-mon *--inject-monmap*`).
+        line = " ".join([base, *argv[1:]])
+        fault = self.lab.faults.take(self.node.hostname, base, "fail") or \
+            self.lab.faults.take(self.node.hostname, line, "fail")
         if fault is not None:
             ctx.err(f"{fault.message}\n")
             return 1
-        if self.lab.faults.take(self.node.hostname, base, "hang") is not None:
+        if self.lab.faults.take(self.node.hostname, base, "hang") is not None or \
+                self.lab.faults.take(self.node.hostname, line, "hang") is not None:
             await asyncio.Event().wait()  # until the client gives up and the server cancels us
         with open(real, "rb") as handle:
             head = handle.read(128)
