@@ -24,7 +24,13 @@ def test_every_stage_in_one_session_then_validate_only(lab: LabHandle, tmp_path:
 
     status, again, output = harness.run(lab, tmp_path / "validate.xml", "runbook/stages", "--validate-only",
                                         timeout=UPGRADE_TIMEOUT)
-    assert status == 0 and again.keys() == seen.keys() and set(again.values()) == {"passed"}, output
+    assert status == 0 and again.keys() == seen.keys(), output
+    # Moment-in-time assertions (the seed isolated, the original read-only...) are skipped once a
+    # later stage changed that state by design; everything else passes again.
+    skipped = harness.skip_reasons(tmp_path / "validate.xml")
+    assert all(reason.startswith("superseded") for reason in skipped.values()), skipped
+    assert {t for t, outcome in again.items() if outcome != "passed"} == set(skipped), output
+    assert all(again[t] == "passed" for t in again if t.endswith("::test_completed")), output
 
     ledger = lab.inspect()
     assert ledger["lost_writes"] == 0, ledger

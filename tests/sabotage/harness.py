@@ -71,6 +71,17 @@ def outcomes(xml: Path) -> dict[str, str]:
     return out
 
 
+def skip_reasons(xml: Path) -> dict[str, str]:
+    """node id -> the reason of each skipped test, from a JUnit XML report."""
+    out = {}
+    for case in ET.parse(xml).iter("testcase"):
+        for child in case:
+            if child.tag == "skipped":
+                module = case.get("classname", "").replace(".", "/") + ".py"
+                out[f"{module}::{case.get('name')}"] = child.get("message", "")
+    return out
+
+
 def run(lab: LabHandle, xml: Path, *args: str, timeout: float = STAGE_TIMEOUT) -> tuple[int, dict[str, str], str]:
     """Run pytest on stages; (exit status, outcomes, the end of its output)."""
     proc = subprocess.run(stage_argv(lab, xml, *args), cwd=ROOT, env=stage_env(lab), capture_output=True,

@@ -6,6 +6,7 @@ A scene runs the stage once per env it names, side by side (each env has its own
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,19 @@ def test_stages_after_a_failed_one_are_skipped_without_acting(lab: LabHandle, tm
     assert stage1 and set(stage1.values()) == {"skipped"}, output
     journal = (harness.journal_dir(lab) / "env-1" / "journal.json").read_text()
     assert "stage1_prepare" not in journal, "stage1 acted after stage0 failed"
+
+
+def test_a_superseded_moment_is_skipped_not_failed(lab: LabHandle, tmp_path: Path) -> None:
+    """Stage 2's "seed isolated" holds until stage 5 plugs the seed in: once the journal shows
+    stage 5 started, validating stage 2 skips that test (and only the marked ones)."""
+    harness.before(lab, 3, tmp_path)
+    path = harness.journal_dir(lab) / "env-1" / "journal.json"
+    data = json.loads(path.read_text())
+    data["stages"]["stage5_upgrade_control"] = {"status": "running", "started": None, "ended": None,
+                                                "inputs": {}, "error": None, "steps": {}}
+    path.write_text(json.dumps(data))
+    status, seen, output = harness.run(lab, tmp_path / "v.xml", STAGE_FILES[2], "--validate-only")
+    assert status == 0, output
+    skipped = harness.skip_reasons(tmp_path / "v.xml")
+    assert {t.split("::")[1] for t in skipped} == {"test_seed_isolated", "test_no_ip_conflict"}, skipped
+    assert all("stage5_upgrade_control" in reason for reason in skipped.values()), skipped
