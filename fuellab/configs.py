@@ -81,6 +81,14 @@ def rabbit_settings(world: World, cluster: Cluster) -> dict[str, str]:
             "rabbit_ha_queues": "True"}
 
 
+def keystone_token_settings(world: World, cluster: Cluster) -> dict[str, dict[str, str]]:
+    """Fuel 6.1 and 7.0 keep keystone's UUID tokens in the controllers' memcached, not in MySQL."""
+    servers = ",".join(f"{n.ips['management']}:11211" for n in _controllers(world, cluster) if "management" in n.ips)
+    return {"token": {"provider": "keystone.token.providers.uuid.Provider",
+                      "driver": "keystone.token.persistence.backends.memcache_pool.Token"},
+            "memcache": {"servers": servers}}
+
+
 def nova_conf(world: World, cluster: Cluster, node: Node) -> str:
     default = {
         "host": node.hostname,
@@ -200,6 +208,8 @@ def write_all(world: World, cluster: Cluster, node: Node) -> None:
             body = {"DEFAULT": {**rabbit_settings(world, cluster)} if svc != "keystone" else
                     {"admin_token": cluster.generated["keystone"]["admin_token"]},
                     "database": {"connection": _db_url(cluster, svc)}}
+            if svc == "keystone":
+                body.update(keystone_token_settings(world, cluster))
             write(root, f"/etc/{svc}/{conf}", _ini(body), 0o640)
         write(root, "/etc/haproxy/haproxy.cfg", haproxy_cfg())
         for name, port in API_PORTS.items():

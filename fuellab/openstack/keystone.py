@@ -4,11 +4,13 @@ Users, projects, domains, roles, assignments and the catalog are the rows of
 the keystone database the API reaches (fuellab.openstack.backend), so a
 restored dump answers with the original's users and catalog. Passwords are
 checked against the stored hash (fuellab.openstack.seed's PBKDF2 layout).
-UUID tokens are kept in the database's `token` table, as keystone's SQL token
-backend does; they travel with a dump like any other row. Their expiry is in
-real UTC: clients compare it with their own clock.
+UUID tokens are kept where the serving node's keystone.conf says
+(fuellab.openstack.tokens): the database's `token` table, as keystone's SQL
+token backend does (they travel with a dump like any other row), or the env's
+memcached, as Fuel deploys it (issuing a token then writes nothing to MySQL).
+Their expiry is in real UTC: clients compare it with their own clock.
 
-The other APIs validate a request's X-Auth-Token against the same table of
+The other APIs validate a request's X-Auth-Token against the same store of
 the env whose database they serve (`identify`).
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from fuellab.openstack import seed
+from fuellab.openstack import seed, tokens
 from fuellab.openstack.common import (
     Api,
     ApiError,
@@ -136,23 +138,15 @@ def _issue(ctx: Ctx, user: sqlite3.Row, project: sqlite3.Row | None, methods: li
     extra = {"user_id": user["id"], "project_id": project["id"] if project else None,
              "methods": methods, "issued_at": _stamp(issued), "expires_at": _stamp(expires),
              "audit_ids": (audit or []) + [uuid.uuid4().hex[:22]]}
-    # Tokens are not tenant data: not counted as the service's writes.
-    with ctx.write(count=0) as conn:
-        conn.execute("INSERT INTO token (id, expires, extra, valid, user_id) VALUES (?, ?, ?, 1, ?)",
-                     (token_id, expires.strftime("%Y-%m-%d %H:%M:%S.%f"), json.dumps(extra), user["id"]))
+    tokens.save(ctx, token_id, extra, user["id"], expires.strftime("%Y-%m-%d %H:%M:%S.%f"))
     return token_id, extra
 
 
-def _load_token(conn: sqlite3.Connection, token_id: str | None) -> dict[str, Any] | None:
-    if not token_id:
+def _load_token(ctx: Ctx, conn: sqlite3.Connection, token_id: str | None) -> dict[str, Any] | None:
+    """A valid, unexpired token's data, from where the serving keystone keeps tokens (fuellab.openstack.tokens)."""
+    extra = tokens.find(ctx, conn, token_id)
+    if extra is None:
         return None
-    try:
-        row = conn.execute("SELECT * FROM token WHERE id = ?", (token_id,)).fetchone()
-    except sqlite3.OperationalError:
-        return None
-    if row is None or not row["valid"]:
-        return None
-    extra = json.loads(row["extra"] or "{}")
     expires_at = extra.get("expires_at")
     if not expires_at or expires_at <= _stamp(utcnow()):
         return None
@@ -191,7 +185,7 @@ def identify(ctx: Ctx, token_id: str | None) -> Identity | None:
         return None
     try:
         with ctx.read("keystone") as conn:
-            extra = _load_token(conn, token_id)
+            extra = _load_token(ctx, conn, token_id)
             if extra is None:
                 return None
             user = conn.execute('SELECT id, name, enabled, domain_id FROM "user" WHERE id = ?',
@@ -246,7 +240,7 @@ async def version_v2(ctx: Ctx, request: web.Request, params: dict[str, str]) -> 
     return json_response({"version": _v2_version(request)})
 
 
-def _authenticate(conn: sqlite3.Connection, identity: dict[str, Any]) -> tuple[sqlite3.Row, list[str],
+def _authenticate(ctx: Ctx, conn: sqlite3.Connection, identity: dict[str, Any]) -> tuple[sqlite3.Row, list[str],
                                                                                 list[str], str | None]:
     """The user an auth request proves, the methods used, audit chain and a previous project."""
     methods = identity.get("methods") or []
@@ -258,7 +252,7 @@ def _authenticate(conn: sqlite3.Connection, identity: dict[str, Any]) -> tuple[s
             raise unauthorized("The request you have made requires authentication.")
         return user, ["password"], [], None
     if "token" in methods:
-        extra = _load_token(conn, (identity.get("token") or {}).get("id"))
+        extra = _load_token(ctx, conn, (identity.get("token") or {}).get("id"))
         if extra is None:
             raise unauthorized("The request you have made requires authentication.")
         user = conn.execute('SELECT * FROM "user" WHERE id = ?', (extra["user_id"],)).fetchone()
@@ -276,7 +270,7 @@ async def auth_tokens(ctx: Ctx, request: web.Request, params: dict[str, str]) ->
         raise ApiError(400, "Expecting to find identity in auth - the server could not comply with the "
                             "request since it is either malformed or otherwise incorrect.")
     with ctx.read("keystone") as conn:
-        user, methods, audit, previous = _authenticate(conn, auth["identity"])
+        user, methods, audit, previous = _authenticate(ctx, conn, auth["identity"])
         scope = auth.get("scope")
         project = None
         if isinstance(scope, dict) and "project" in scope:
@@ -297,7 +291,7 @@ async def auth_tokens(ctx: Ctx, request: web.Request, params: dict[str, str]) ->
 
 async def validate_token(ctx: Ctx, request: web.Request, params: dict[str, str]) -> web.Response:
     with ctx.read("keystone") as conn:
-        extra = _load_token(conn, request.headers.get("X-Subject-Token"))
+        extra = _load_token(ctx, conn, request.headers.get("X-Subject-Token"))
         if extra is None:
             raise ApiError(404, "Could not find token.")
         data = token_body(conn, extra, with_catalog="nocatalog" not in request.query)
@@ -307,10 +301,9 @@ async def validate_token(ctx: Ctx, request: web.Request, params: dict[str, str])
 async def revoke_token(ctx: Ctx, request: web.Request, params: dict[str, str]) -> web.Response:
     subject = request.headers.get("X-Subject-Token")
     with ctx.read("keystone") as conn:
-        if _load_token(conn, subject) is None:
+        if _load_token(ctx, conn, subject) is None:
             raise ApiError(404, "Could not find token.")
-    with ctx.write(count=0) as conn:
-        conn.execute("UPDATE token SET valid = 0 WHERE id = ?", (subject,))
+    tokens.revoke(ctx, subject)
     return web.Response(status=204)
 
 
@@ -535,7 +528,7 @@ async def v2_tokens(ctx: Ctx, request: web.Request, params: dict[str, str]) -> w
                 raise unauthorized("The request you have made requires authentication.")
             methods, audit = ["password"], []
         elif "token" in auth:
-            extra = _load_token(conn, (auth["token"] or {}).get("id"))
+            extra = _load_token(ctx, conn, (auth["token"] or {}).get("id"))
             if extra is None:
                 raise unauthorized()
             user = conn.execute('SELECT * FROM "user" WHERE id = ?', (extra["user_id"],)).fetchone()

@@ -92,12 +92,15 @@ def db_sync(pool: SSHPool, node: str, service: str, *, timeout: float = SYNC_TIM
 
 
 def dump(pool: SSHPool, node: str, dbs: list[str], path: str, *, timeout: float = DUMP_TIMEOUT) -> None:
-    """A gzipped `mysqldump` of `dbs` at `path`; pipefail so a failing mysqldump is not hidden by gzip."""
+    """A gzipped `mysqldump` of `dbs` at `path`, mode 0600 (a dump holds every service's secrets);
+    pipefail so a failing mysqldump is not hidden by gzip."""
     if not dbs:
         raise OctaneError("no database to dump", "name at least one database")
     names = " ".join(shlex.quote(d) for d in dbs)
-    command = (f"set -o pipefail; mysqldump --add-drop-database --lock-all-tables --databases {names}"
-               f" | gzip > {shlex.quote(path)}")
+    quoted = shlex.quote(path)
+    # The file exists, private, before a byte is written: `>` keeps an existing file's mode.
+    command = (f"touch {quoted} && chmod 600 {quoted} && set -o pipefail && "
+               f"mysqldump --add-drop-database --lock-all-tables --databases {names} | gzip > {quoted}")
     pool.check(node, command, timeout=timeout,
                fix="the dump is incomplete: fix the cause in mysqldump's error and dump again")
 
@@ -105,3 +108,35 @@ def dump(pool: SSHPool, node: str, dbs: list[str], path: str, *, timeout: float 
 def restore(pool: SSHPool, node: str, path: str, *, timeout: float = DUMP_TIMEOUT) -> None:
     pool.check(node, f"set -o pipefail; zcat {shlex.quote(path)} | mysql", timeout=timeout,
                fix="check the dump file and MySQL on the node, then restore again")
+
+
+def renaming_sed(prefix: str) -> str:
+    """A `sed -E` program giving every database of a `mysqldump --databases` stream the name
+    `<prefix><name>`: the only lines naming a database are its DROP DATABASE, CREATE DATABASE
+    and USE statements (tables are unqualified; data lines start with INSERT or LOCK)."""
+    if not _NAME.match(prefix):
+        raise OctaneError(f"{prefix!r} is not a plain database name prefix", "pass letters, digits and _")
+    return ("s#^(/\\*!40000 DROP DATABASE IF EXISTS |CREATE DATABASE [^`]*|USE )`([A-Za-z0-9_$]+)`#"
+            f"\\1`{prefix}\\2`#")
+
+
+def restore_renamed(pool: SSHPool, node: str, path: str, prefix: str, *, timeout: float = DUMP_TIMEOUT) -> None:
+    """Restore a dump into databases named `<prefix><name>` (scratch copies), leaving the real ones alone."""
+    command = (f"set -o pipefail; zcat {shlex.quote(path)} | sed -E -e {shlex.quote(renaming_sed(prefix))}"
+               " | mysql")
+    pool.check(node, command, timeout=timeout,
+               fix="check the dump file and MySQL on the node (its disk space), then test-restore again")
+
+
+def drop_database(pool: SSHPool, node: str, name: str) -> None:
+    """`DROP DATABASE IF EXISTS`: idempotent."""
+    query(pool, node, f"DROP DATABASE IF EXISTS {_ident(name)}")
+
+
+def checksum(pool: SSHPool, node: str, path: str, *, timeout: float = SQL_TIMEOUT) -> str:
+    """The sha256 of a file on the node, as `sha256sum` prints it."""
+    out = pool.check(node, f"sha256sum {shlex.quote(path)}", timeout=timeout,
+                     fix=f"check that {path} exists on {node}").stdout.split()
+    if not out or len(out[0]) != 64:
+        raise RemoteError(node, f"sha256sum {path}", 0, f"unexpected output {out[:2]}", "check coreutils on the node")
+    return out[0]

@@ -14,10 +14,12 @@ FIX_CLUSTER = "check corosync and pacemaker on the node (pcs status), then re-ru
 
 
 def status(pool: SSHPool, node: str) -> dict[str, Any]:
-    """{"nodes": {name: online}, "resources": {id: [{"node", "role"}...]}, "quorum": bool}.
+    """{"nodes": {name: online}, "resources": {id: [{"node", "role"}...]}, "quorum": bool,
+    "clones": {primitive id: clone or master/slave set id}}.
 
     A clone or master/slave set is reported under its primitive's id, one entry per instance
-    that runs; a resource that runs nowhere has an empty list."""
+    that runs; a resource that runs nowhere has an empty list. `clones` names the set a
+    primitive belongs to: the id to stop or start it by."""
     command = "crm_mon --as-xml"
     out = pool.check(node, command, timeout=TIMEOUT, fix=FIX_CLUSTER).stdout
     try:
@@ -31,7 +33,8 @@ def status(pool: SSHPool, node: str) -> dict[str, Any]:
         placed = resources.setdefault(res.get("id", ""), [])
         if res.get("active") == "true":
             placed += [{"node": n.get("name", ""), "role": res.get("role", "")} for n in res.iterfind("node")]
-    return {"nodes": nodes, "resources": resources,
+    clones = {res.get("id", ""): clone.get("id", "") for clone in root.iter("clone") for res in clone.iter("resource")}
+    return {"nodes": nodes, "resources": resources, "clones": clones,
             "quorum": dc is not None and dc.get("with_quorum") == "true"}
 
 

@@ -2,7 +2,9 @@
 
 Each plugin contributes preflight checks through the `preflight_checks` hook:
 the 6.1 -> 7.0 path (release pair, master version, env release, no upgrade
-under way), Ceph storage and Neutron VLAN. A site with another path or
+under way), Ceph storage and Neutron VLAN. The upgrade path also says which
+schema version each service database must have after `db sync`
+(`schema_versions`). A site with another path or
 architecture registers its own plugin instead of editing the procedure.
 
 The hook takes no argument (deviation from `preflight_checks(ctx)`): the check
@@ -40,6 +42,10 @@ class PreflightSpec:
     @hookspec
     def preflight_checks(self) -> list[CheckSpec]:
         """The preflight checks this plugin contributes."""
+
+    @hookspec(firstresult=True)
+    def schema_versions(self) -> dict[str, int | str] | None:
+        """The upgrade path's target schema version per service database (upgrade-db checks them)."""
 
 
 def manager() -> pluggy.PluginManager:

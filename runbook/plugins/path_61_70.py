@@ -1,4 +1,5 @@
-"""The upgrade path 6.1 (Juno, 2014.2.2-6.1) -> 7.0 (Kilo, 2015.1.0-7.0): its preflight checks."""
+"""The upgrade path 6.1 (Juno, 2014.2.2-6.1) -> 7.0 (Kilo, 2015.1.0-7.0): its preflight checks and
+the schema versions the seed's databases must reach."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ if TYPE_CHECKING:
 FROM_VERSION = "2014.2.2-6.1"
 TO_VERSION = "2015.1.0-7.0"
 MASTER_RELEASE = "7.0"
+# Kilo's schema heads (2015.1): sqlalchemy-migrate versions, and neutron's alembic release mark.
+KILO_SCHEMA: dict[str, int | str] = {"nova": 280, "keystone": 67, "cinder": 40, "glance": 41, "heat": 62,
+                                     "neutron": "kilo"}
 
 
 def _release(ctx: Context, version: str) -> dict[str, Any] | None:
@@ -83,3 +87,8 @@ def preflight_checks() -> list[CheckSpec]:
         CheckSpec("env_release", env_release, f"the env runs {FROM_VERSION}"),
         CheckSpec("not_in_upgrade", not_in_upgrade, "no seed env exists for the env"),
     ]
+
+
+@hookimpl
+def schema_versions() -> dict[str, int | str]:
+    return dict(KILO_SCHEMA)

@@ -15,6 +15,7 @@ VLAN) and from this module (the env's shape, free nodes, health).
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -23,17 +24,20 @@ from typing import Any
 
 from runbook import redact
 from runbook.errors import OctaneError, PreflightError
+from runbook.journal import DONE
 from runbook.lib import ceph, cloud, db, pacemaker
 from runbook.plugins import CheckSpec, manager
 from runbook.procedure import fuelstate
 from runbook.procedure.context import Context
 
+log = logging.getLogger(__name__)
 STAGE = "stage0_preflight"
 CONTROLLERS = 3  # an HA env has 3; the seed gets as many new servers
 MAX_EXTRA_SERVERS = 3
 HYPERVISOR = "kvm"
 SERVICES = tuple(db.TOOLS)  # nova, keystone, cinder, glance, heat, neutron
 BASELINE_FILE = "baseline.json"
+BACKUP_FILE = "db-backup-preflight.sql.gz"  # beside the journal: preflight runs before prepare's workspace
 RESULTS_FACT = "preflight_checks"
 BASELINE_FACT = "baseline_file"
 
@@ -200,6 +204,25 @@ def _count(values: Any) -> dict[str, int]:
     return out
 
 
+def db_backup(ctx: Context) -> dict[str, Any]:
+    """A backup of the service databases exists before anything changes, and is proved to restore:
+    dumped from the first controller to the master (0600, beside the journal), test-restored into
+    scratch databases on that controller, counts compared, scratch dropped (runbook.procedure.dbcopy)."""
+    from runbook.procedure import dbcopy
+
+    node = ctx.facts.controllers()[0]
+    dbs = dbcopy.service_databases(ctx.pool, node)
+    record = dbcopy.take(ctx.pool, node, dbs, backup_path(ctx))
+    restored = dbcopy.restore_check(ctx.pool, node, record)
+    return {**{k: record[k] for k in ("node", "dbs", "path", "sha256", "bytes")},
+            "written_during_dump": dbcopy.moved(record["counts_before"], record["counts"]),
+            "test_restore": {k: restored[k] for k in ("node", "scratch", "tables", "rows")}}
+
+
+def backup_path(ctx: Context) -> Path:
+    return ctx.journal.folder / BACKUP_FILE
+
+
 CORE_CHECKS = [
     CheckSpec("env_exists", env_exists, "the env exists"),
     CheckSpec("env_operational", env_operational, "the env is operational"),
@@ -211,6 +234,7 @@ CORE_CHECKS = [
     CheckSpec("pacemaker_started", pacemaker_started, "every pacemaker resource started"),
     CheckSpec("services_up", services_up, "every nova service and neutron agent up"),
     CheckSpec("no_error_vms", no_error_vms, "no VM in ERROR"),
+    CheckSpec("db_backup", db_backup, "service DBs dumped to the master and test-restored"),
 ]
 
 
@@ -228,7 +252,7 @@ def checks() -> list[CheckSpec]:
 _ORDER = {name: i for i, name in enumerate((
     "release_pair", "master_version", "env_exists", "env_release", "not_in_upgrade", "env_operational",
     "env_ha", "ceph_storage", "neutron_vlan", "env_ubuntu", "env_kvm", "free_nodes", "galera_synced",
-    "pacemaker_started", "ceph_health", "services_up", "no_error_vms"))}
+    "pacemaker_started", "ceph_health", "services_up", "no_error_vms", "db_backup"))}
 
 
 def evaluate(ctx: Context, check: CheckSpec) -> CheckResult:
@@ -281,8 +305,15 @@ def run(ctx: Context, step_hook: Callable[[str, Any], Any] | None = None) -> dic
 
     `step_hook(name, evidence)` is called per check (the stage attaches it to its report).
     Preflight changes nothing, so a re-run evaluates everything afresh: the stage's old
-    record is dropped first.
+    record is dropped first — until the upgrade has started. Once a later stage has run,
+    the env is mid-upgrade (read-only APIs, a seed env exist on purpose) and the baseline
+    taken before the start is what every later stage compares with: preflight then keeps
+    its passed record and baseline, and acts on nothing.
     """
+    if upgrade_started(ctx):
+        log.info("env %s: the upgrade has started (%s); keeping preflight's record and baseline",
+                 ctx.env_id, ", ".join(ctx.journal.stage_names()))
+        return recorded_baseline(ctx)
     ctx.journal.reset(STAGE)
     with ctx.journal.stage(STAGE, inputs={"env_id": ctx.env_id}) as stage:
         results = []
@@ -315,6 +346,12 @@ def run(ctx: Context, step_hook: Callable[[str, Any], Any] | None = None) -> dic
             step.result = str(path)
         ctx.journal.fact(BASELINE_FACT, str(path))
         return data
+
+
+def upgrade_started(ctx: Context) -> bool:
+    """Preflight passed and a later stage has run since."""
+    ctx.journal.refresh()
+    return ctx.journal.stage_status(STAGE) == DONE and any(name != STAGE for name in ctx.journal.stage_names())
 
 
 def recorded_results(ctx: Context) -> dict[str, dict[str, Any]]:

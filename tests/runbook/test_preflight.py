@@ -28,7 +28,7 @@ def test_checks_come_from_core_and_plugins() -> None:
     assert len(names) == len(set(names))
     assert {"release_pair", "master_version", "env_release", "not_in_upgrade",  # path 6.1 -> 7.0
             "ceph_storage", "ceph_health", "neutron_vlan"} <= set(names)
-    assert names[0] == "release_pair" and names[-1] == "no_error_vms"
+    assert names[0] == "release_pair" and names[-1] == "db_backup"
 
 
 def test_pristine_lab_passes_and_baseline_is_private(shared_lab) -> None:
@@ -69,3 +69,15 @@ def test_seed_id_given_as_original_is_refused(lab) -> None:
     with pytest.raises(PreflightError) as caught:
         preflight.run(ctx)
     assert f"already being upgraded: seed env {seed}" in str(caught.value)
+
+
+def test_once_the_upgrade_started_a_rerun_keeps_the_first_baseline(lab) -> None:
+    from runbook.procedure import prepare
+
+    ctx = _ctx(lab.dir)
+    first = preflight.run(ctx)
+    prepare.run(ctx)
+    ended = ctx.journal.stage_record(preflight.STAGE)["ended"]
+    lab.run("node-4", "stop nova-compute")  # would fail services_up if preflight evaluated again
+    assert preflight.run(_ctx(lab.dir)) == first
+    assert ctx.journal.stage_record(preflight.STAGE)["ended"] == ended

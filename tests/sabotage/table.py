@@ -68,6 +68,8 @@ def broken_env(lab: LabHandle) -> dict[str, int]:
     # no_error_vms: one instance in ERROR in nova's database.
     _run(lab, "node-1", "mysql -e \"UPDATE nova.instances SET vm_state='error' WHERE deleted=0 "
                         "ORDER BY id LIMIT 1\"")
+    # db_backup: mysqldump fails on node-1, the controller preflight dumps from.
+    lab.cli("fault", "add", "--node", "node-1", "--op", "mysqldump", "--kind", "fail")
     # env_ubuntu: a controller that is not Ubuntu any more.
     _run(lab, "node-2", "sed -i s/DISTRIB_ID=Ubuntu/DISTRIB_ID=Debian/ /etc/lsb-release")
     # master_version / release_pair: the master says it is 6.1 and 7.0 is not deployable. The API
@@ -101,6 +103,7 @@ TABLE: dict[str, Sabotage] = {
     f"{_P}[ceph_health]": Sabotage(broken_env, "orig", "stop ceph-osd id=0 on node-7"),
     f"{_P}[services_up]": Sabotage(broken_env, "orig", "stop nova-compute on node-4"),
     f"{_P}[no_error_vms]": Sabotage(broken_env, "orig", "an instance set to ERROR in nova's DB"),
+    f"{_P}[db_backup]": Sabotage(broken_env, "orig", "mysqldump fails on node-1 (fault)"),
     # The baseline is taken only when every check passes.
     f"{STAGE0}::test_baseline_file_is_private": Sabotage(broken_env, "orig", "a check refuses: no baseline"),
     f"{STAGE0}::test_baseline_cloud": Sabotage(broken_env, "orig", "a check refuses: no baseline"),
