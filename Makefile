@@ -1,10 +1,10 @@
-# The two commands a new user needs are `make upgrade` (later issue) and `make test`.
+# The two commands a new user needs are `make upgrade` and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint lab-up lab-down bench clean
+.PHONY: venv upgrade test lint lab-up lab-down bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# The upgrade's stages, in order, on the embedded lab in .lab/ (started or reused; another
+# target with OCTANE_TARGET=path/to/target.yaml); JUnit XML and Allure results in reports/.
+upgrade: $(STAMP)
+	mkdir -p reports
+	$(BIN)/python -m pytest runbook/stages -p no:cacheprovider --junitxml=reports/junit.xml \
+		--alluredir=reports/allure-results --clean-alluredir
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
