@@ -131,12 +131,3 @@ def restore_renamed(pool: SSHPool, node: str, path: str, prefix: str, *, timeout
 def drop_database(pool: SSHPool, node: str, name: str) -> None:
     """`DROP DATABASE IF EXISTS`: idempotent."""
     query(pool, node, f"DROP DATABASE IF EXISTS {_ident(name)}")
-
-
-def checksum(pool: SSHPool, node: str, path: str, *, timeout: float = SQL_TIMEOUT) -> str:
-    """The sha256 of a file on the node, as `sha256sum` prints it."""
-    out = pool.check(node, f"sha256sum {shlex.quote(path)}", timeout=timeout,
-                     fix=f"check that {path} exists on {node}").stdout.split()
-    if not out or len(out[0]) != 64:
-        raise RemoteError(node, f"sha256sum {path}", 0, f"unexpected output {out[:2]}", "check coreutils on the node")
-    return out[0]

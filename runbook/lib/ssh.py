@@ -18,8 +18,10 @@ Commands and stderr in errors pass through `runbook.redact`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import posixpath
 import select
+import shlex
 import socket
 import stat
 import threading
@@ -28,6 +30,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import paramiko
@@ -276,6 +279,14 @@ class SSHPool:
         with self.sftp(node) as s, _sftp_errors(node, remote):
             s.get(remote, local)
 
+    def sha256(self, node: str, path: str, *, timeout: float | None = None) -> str:
+        """The sha256 of a file on the node (`sha256sum`): a copy is compared with it, never trusted."""
+        command = f"sha256sum {shlex.quote(path)}"
+        out = self.check(node, command, timeout=timeout, fix=f"check that {path} exists on {node}").stdout.split()
+        if not out or len(out[0]) != 64:
+            raise RemoteError(node, command, 0, f"unexpected output {out[:2]}", "check coreutils on the node")
+        return out[0]
+
     def read_text(self, node: str, path: str) -> str:
         with self.sftp(node) as s, _sftp_errors(node, path), s.open(path, "r") as handle:
             return handle.read().decode()
@@ -344,6 +355,15 @@ class SSHPool:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         return outcome
+
+
+def local_sha256(path: Path) -> str:
+    """The sha256 of a file on the master, for comparing with `SSHPool.sha256` of its copies."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager

@@ -24,7 +24,6 @@ refuses a dump during which rows moved.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import posixpath
 from collections.abc import Iterable
@@ -33,7 +32,7 @@ from typing import Any
 
 from runbook.errors import OctaneError
 from runbook.lib import db
-from runbook.lib.ssh import SSHPool
+from runbook.lib.ssh import SSHPool, local_sha256
 
 SERVICES = ("nova", "keystone", "neutron", "cinder", "glance", "heat")
 REMOTE_DIR = "/root/octane"  # on the nodes: root's, 0700
@@ -55,14 +54,6 @@ def service_databases(pool: SSHPool, node: str) -> list[str]:
 def row_counts(pool: SSHPool, node: str, dbs: Iterable[str], prefix: str = "") -> Counts:
     """{db: {table: rows}} of `prefix + db` for each db, keyed by the unprefixed name."""
     return {name: db.row_counts(pool, node, prefix + name) for name in dbs}
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def remote_path(local: Path) -> str:
@@ -103,14 +94,14 @@ def take(pool: SSHPool, node: str, dbs: list[str], local: Path) -> dict[str, Any
     try:
         db.dump(pool, node, dbs, remote)
         after = row_counts(pool, node, dbs)
-        on_node = db.checksum(pool, node, remote)
+        on_node = pool.sha256(node, remote, timeout=db.SQL_TIMEOUT)
         fetch(pool, node, remote, local)
     except BaseException:
         with contextlib.suppress(OctaneError):  # best effort: the first error is the one to report
             pool.run(node, f"rm -f {remote}", timeout=30)
         raise
     _remove(pool, node, remote)
-    on_master = sha256_file(local)
+    on_master = local_sha256(local)
     if on_master != on_node:
         local.unlink(missing_ok=True)
         raise DumpError(f"the dump fetched from {node} has sha256 {on_master}, {on_node} on the node",
@@ -138,7 +129,7 @@ def check_master_copy(record: dict[str, Any]) -> Path:
     if mode & 0o077:
         raise DumpError(f"the dump {local} is mode {mode:o}: others could read it",
                         f"chmod 600 {local} (and find out who changed it), then re-run")
-    found = sha256_file(local)
+    found = local_sha256(local)
     if found != record["sha256"]:
         raise DumpError(f"the dump {local} has sha256 {found}, not the {record['sha256']} recorded when it "
                         "was taken: it was changed or corrupted on the master",
@@ -152,10 +143,10 @@ def upload(pool: SSHPool, node: str, record: dict[str, Any]) -> str:
     remote = remote_path(local)
     _private_dir(pool, node)
     present = pool.run(node, f"test -f {remote}", timeout=30).ok
-    if present and db.checksum(pool, node, remote) == record["sha256"]:
+    if present and pool.sha256(node, remote, timeout=db.SQL_TIMEOUT) == record["sha256"]:
         return remote
     pool.put(node, str(local), remote, mode=0o600)
-    found = db.checksum(pool, node, remote)
+    found = pool.sha256(node, remote, timeout=db.SQL_TIMEOUT)
     if found != record["sha256"]:
         _remove(pool, node, remote)
         raise DumpError(f"the dump uploaded to {node} has sha256 {found}, not {record['sha256']}",

@@ -39,7 +39,6 @@ Facts for later stages: `ceph_fsid`, `ceph_mons` ({seed controller: address}).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import posixpath
@@ -53,6 +52,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from runbook.errors import JournalError, OctaneError, RemoteError
 from runbook.journal import Stage
 from runbook.lib import ceph
+from runbook.lib.ssh import local_sha256
 from runbook.procedure import preflight, prepare
 from runbook.procedure.context import Context
 
@@ -220,24 +220,6 @@ def _private_dir(ctx: Context, node: str) -> None:
                    timeout=FILE_TIMEOUT, fix=f"check {REMOTE_DIR} and the root filesystem on {node}")
 
 
-def remote_sha256(ctx: Context, node: str, path: str) -> str:
-    """The sha256 of a file on a node: copies are compared with it, never trusted."""
-    out = ctx.pool.check(node, f"sha256sum {shlex.quote(path)}", timeout=FILE_TIMEOUT,
-                         fix=f"check that {path} exists on {node}").stdout.split()
-    if not out or len(out[0]) != 64:
-        raise UpgradeCephError(f"{node}: sha256sum {path} printed {out[:2]}", "check coreutils on the node")
-    return out[0]
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 of a file of the master."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def existing(ctx: Context, node: str, paths: tuple[str, ...]) -> list[str]:
     """Those of `paths` that exist on the node."""
     quoted = " ".join(shlex.quote(p) for p in paths)
@@ -277,8 +259,8 @@ def archive(ctx: Context, source: str) -> dict[str, Any]:
     made = make_archive(ctx, source)
     local = archive_path(ctx, source)
     fetch_private(ctx, source, made["remote"], local)
-    digest = sha256_file(local)
-    if remote_sha256(ctx, source, made["remote"]) != digest:
+    digest = local_sha256(local)
+    if ctx.pool.sha256(source, made["remote"], timeout=FILE_TIMEOUT) != digest:
         local.unlink(missing_ok=True)
         raise UpgradeCephError(f"the archive fetched from {source} differs from the node's copy",
                                "check the master's disk and the network, then run upgrade-ceph again")
@@ -293,7 +275,7 @@ def archive(ctx: Context, source: str) -> dict[str, Any]:
 def check_archive(record: dict[str, Any]) -> Path:
     """The workspace copy still the one archived (a changed file is never used)."""
     path = Path(record["file"])
-    if not path.is_file() or sha256_file(path) != record["sha256"]:
+    if not path.is_file() or local_sha256(path) != record["sha256"]:
         raise UpgradeCephError(f"the archive {path} is missing or changed since it was taken",
                                "reset stage4 in the journal once its done steps are undone, or restore the file")
     return path
@@ -308,7 +290,7 @@ def copy_archive(ctx: Context, seed: str, source: str, record: dict[str, Any]) -
     _private_dir(ctx, seed)
     remote = remote_archive(source)
     ctx.pool.put(seed, str(local), remote, mode=0o600)
-    if remote_sha256(ctx, seed, remote) != record["sha256"]:
+    if ctx.pool.sha256(seed, remote, timeout=FILE_TIMEOUT) != record["sha256"]:
         raise UpgradeCephError(f"the archive copied to {seed} differs from the master's",
                                "check the node's disk, then run upgrade-ceph again")
     return {"remote": remote, "sha256": record["sha256"][:16]}

@@ -19,6 +19,7 @@ import pytest
 from runbook.errors import OctaneError
 from runbook.fixtures import action
 from runbook.lib import cloud, db, pacemaker, upstart
+from runbook.lib.ssh import local_sha256
 from runbook.procedure import dbcopy, prepare, upgrade_db
 from runbook.report import evidence
 
@@ -132,7 +133,7 @@ def test_dump_on_master(ctx) -> None:  # noqa: ANN001
     info = path.stat()
     assert stat.S_IMODE(info.st_mode) == 0o600 and info.st_uid == os.geteuid(), \
         f"{path} is mode {stat.S_IMODE(info.st_mode):o}, uid {info.st_uid}"
-    assert dbcopy.sha256_file(path) == record["sha256"], f"{path} is not the dump that was taken"
+    assert local_sha256(path) == record["sha256"], f"{path} is not the dump that was taken"
     assert set(record["dbs"]) == set(dbcopy.SERVICES) & set(db.databases(ctx.pool, record["node"]))
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from runbook.journal import DONE, FAILED
 from runbook.lib import cloud, db, haproxy, upstart
+from runbook.lib.ssh import local_sha256
 from runbook.plugins import CheckSpec
 from runbook.procedure import dbcopy, preflight, prepare, upgrade_db
 from runbook.procedure.context import Context
@@ -96,7 +97,7 @@ def test_scratch_restore_on_a_live_controller_leaves_its_databases_alone(lab: La
     before = (db.databases(ctx.pool, "node-1"), dbcopy.row_counts(ctx.pool, "node-1", dbs))
     record = dbcopy.take(ctx.pool, "node-1", dbs, tmp_path / "part.sql.gz")
     assert stat.S_IMODE((tmp_path / "part.sql.gz").stat().st_mode) == 0o600
-    assert record["sha256"] == dbcopy.sha256_file(tmp_path / "part.sql.gz") and record["dbs"] == dbs
+    assert record["sha256"] == local_sha256(tmp_path / "part.sql.gz") and record["dbs"] == dbs
     assert ctx.pool.run("node-1", f"test -e {dbcopy.remote_path(tmp_path / 'part.sql.gz')}").status == 1
     checked = dbcopy.restore_check(ctx.pool, "node-1", record)
     assert checked["counts"] == record["counts"] and checked["scratch"] == [f"octane_check_{d}" for d in dbs]
@@ -145,7 +146,7 @@ def test_upgrade_db_freezes_the_original_and_migrates_the_seed(seeded: LabHandle
     record = upgrade_db.recorded_dump(ctx)
     path = Path(record["path"])
     assert path == ctx.journal.folder / prepare.WORKSPACE / upgrade_db.DUMP_FILE
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and dbcopy.sha256_file(path) == record["sha256"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and local_sha256(path) == record["sha256"]
     assert ctx.journal.fact(upgrade_db.DUMP_FACT)["sha256"] == record["sha256"]
     # The original: reads answer, writes refused by HAProxy, MySQL read-only, writers stopped.
     assert cloud.servers(ctx.cloud()) and _probe(ctx) == 503
