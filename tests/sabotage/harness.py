@@ -95,6 +95,19 @@ def start(lab: LabHandle, xml: Path, *args: str) -> subprocess.Popen[str]:
                             stderr=subprocess.STDOUT, text=True)
 
 
+# --------------------------------------------------------------------------- moves shared by scenes
+
+
+def turn_on_debug(lab: LabHandle, env: int = 1) -> None:
+    """Someone changes a setting of the env behind the upgrade's back (OpenStack debug logging)."""
+    from tests.lab.fuelhttp import FuelHTTP
+
+    fuel = FuelHTTP(lab)
+    attrs = fuel.get(f"clusters/{env}/attributes")
+    attrs["editable"]["common"]["debug"]["value"] = True
+    fuel.call("PUT", f"clusters/{env}/attributes?force=1", {"editable": attrs["editable"]})
+
+
 # --------------------------------------------------------------------------- checkpoints
 
 

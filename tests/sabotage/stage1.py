@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.lab.fuelhttp import FuelHTTP
 from tests.labkit import LabHandle
-from tests.sabotage.harness import STAGE_FILES, Sabotage, journal_dir
+from tests.sabotage.harness import STAGE_FILES, Sabotage, journal_dir, turn_on_debug
 
 STAGE = STAGE_FILES[1]
 
@@ -12,10 +11,7 @@ STAGE = STAGE_FILES[1]
 def unreachable_and_changed(lab: LabHandle) -> dict[str, int]:
     """A free node's SSH drops every connection, and someone turned debug logging on in env 1."""
     lab.cli("fault", "add", "--node", "node-11", "--op", "ssh", "--kind", "ssh-drop")
-    fuel = FuelHTTP(lab)
-    attrs = fuel.get("clusters/1/attributes")
-    attrs["editable"]["common"]["debug"]["value"] = True
-    fuel.call("PUT", "clusters/1/attributes?force=1", {"editable": attrs["editable"]})
+    turn_on_debug(lab)
     return {"orig": 1}
 
 

@@ -7,9 +7,8 @@ someone changes the original's settings, and Nailgun refusing the clone.
 
 from __future__ import annotations
 
-from tests.lab.fuelhttp import FuelHTTP
 from tests.labkit import LabHandle
-from tests.sabotage.harness import STAGE_FILES, Sabotage
+from tests.sabotage.harness import STAGE_FILES, Sabotage, turn_on_debug
 
 STAGE = STAGE_FILES[2]
 
@@ -33,10 +32,7 @@ def seed_node_fails(lab: LabHandle) -> dict[str, int]:
     """node-10 (the first free node, a seed controller to be) fails every provisioning, and someone
     turned debug logging on in env 1 after the baseline."""
     lab.cli("fault", "add", "--node", "node-10", "--op", "provision", "--kind", "provision-fail")
-    fuel = FuelHTTP(lab)
-    attrs = fuel.get("clusters/1/attributes")
-    attrs["editable"]["common"]["debug"]["value"] = True
-    fuel.call("PUT", "clusters/1/attributes?force=1", {"editable": attrs["editable"]})
+    turn_on_debug(lab)
     return {"orig": 1}
 
 
