@@ -20,5 +20,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="the original env's id (default: `env` in the target)")
     group.addoption("--seed-nodes", default=None, metavar="ID,ID,...",
                     help="stage2: the free nodes to deploy as the seed's controllers (default: octane chooses)")
+    group.addoption("--upgrade-nodes", default=None, metavar="ID,ID,...",
+                    help="stage6: the computes and OSD nodes to upgrade now (default: every one left)")
     group.addoption("--validate-only", action="store_true", default=False,
                     help="run the stages' assertions without acting (results read from the journal)")
+    group.addoption("--no-monitor", action="store_true", default=_flag("OCTANE_NO_MONITOR"),
+                    help="do not start the workload monitor (runbook.monitor) before the stages act "
+                         "(default: $OCTANE_NO_MONITOR)")
+
+
+def _flag(name: str) -> bool:
+    """An environment variable as a yes/no default: set, non-empty and not 0/no/false/off."""
+    import os
+
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "no", "false", "off")

@@ -59,3 +59,7 @@ class CloudError(OctaneError):
 
 class PreflightError(OctaneError):
     """A precondition of the upgrade does not hold: nothing was changed."""
+
+
+class MonitorError(OctaneError):
+    """The workload monitor cannot start, stop or report."""

@@ -20,6 +20,10 @@ import pytest
 from fuellab import prefixes
 from tests.labkit import LabHandle, start_lab
 
+# The stage runs these tests make (subprocesses inherit it) start no workload monitor: a
+# detached process per lab would outlive the test. tests/runbook/test_monitor.py starts its own.
+os.environ.setdefault("OCTANE_NO_MONITOR", "1")
+
 
 def _claim_prefix() -> tuple[int, object]:
     """An address block no other test session on this machine is using, held for the session."""
@@ -38,8 +42,16 @@ def session_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]
     try:
         yield handle
     finally:
+        stop_monitors(handle.dir)
         handle.stop()
         lock.close()
+
+
+def stop_monitors(lab_dir: Path) -> None:
+    """Stop any workload monitor probing this lab (its records live in the lab's journal folder)."""
+    from runbook.monitor import process
+
+    process.stop_all(lab_dir / "journal")
 
 
 _changed_since_restore = {"value": False}
@@ -51,6 +63,7 @@ def lab(session_lab: LabHandle) -> LabHandle:
 
     The runbook's journal (beside the lab, not in its snapshots) goes too: a journal
     that speaks of stages the restored world never saw would mislead the next run."""
+    stop_monitors(session_lab.dir)
     session_lab.restore("pristine")
     shutil.rmtree(session_lab.dir / "journal", ignore_errors=True)
     _changed_since_restore["value"] = True
