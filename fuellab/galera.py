@@ -18,7 +18,8 @@ Server state lives in `Cluster.galera` (world.db):
 
 - `read_only`: hostname -> {"booted_at", "set_at"}: `SET GLOBAL read_only=ON`
   is a per-server, non-persistent setting, as in MySQL: it holds on the node it
-  was set on until set off, the node reboots or pacemaker restarts p_mysql.
+  was set on until set off, the node reboots, pacemaker restarts p_mysql or the
+  node's cluster stack stops (`pcs cluster stop|kill`: mysqld dies with it).
   Accounts with SUPER (root) are not bound by it; the services' accounts are.
 - `writes`: database -> {"count", "last_at"}: committed writes, lab time.
 
@@ -272,7 +273,8 @@ def read_only(world: World, node: Node) -> bool:
     if not entry or entry.get("booted_at") != node.booted_at:
         return False  # not set, or the node rebooted since: mysqld started with its defaults
     restarted = cluster.pacemaker.get("restarts", {}).get("clone_p_mysql")
-    return not (restarted is not None and restarted >= entry.get("set_at", 0.0))
+    stopped = cluster.pacemaker.get("stack_stopped", {}).get(node.hostname)
+    return not any(when is not None and when >= entry.get("set_at", 0.0) for when in (restarted, stopped))
 
 
 def set_read_only(world: World, node: Node, on: bool) -> None:

@@ -222,8 +222,13 @@ def delete_property(world: World, cluster: Cluster, name: str) -> None:
 
 
 def stop_stack(world: World, node: Node) -> None:
-    """pacemaker and corosync leave the node: it drops out of the membership."""
+    """pacemaker and corosync leave the node: it drops out of the membership, and the resources it ran
+    die with them (`stack_stopped`: hostname -> lab time, what non-persistent server state such as
+    MySQL's read_only is measured against)."""
     node.jobs = [j for j in node.jobs if j not in services.CLUSTER_JOBS]
+    cluster = cluster_of(world, node)
+    if cluster is not None:
+        cluster.pacemaker.setdefault("stack_stopped", {})[node.hostname] = world.clock.now()
     world.changed()
 
 

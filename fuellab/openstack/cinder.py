@@ -223,10 +223,23 @@ def _volume_service(ctx: Ctx) -> str | None:
     return None
 
 
+def _own_backend(ctx: Ctx, volume_id: str) -> str | None:
+    """The up cinder-volume of the backend the volume lives on (its `host`): a delete is cast to that
+    backend, and nobody else removes its image. A volume never placed asks any up cinder-volume."""
+    with ctx.read() as conn:
+        row = conn.execute("SELECT host FROM volumes WHERE id = ?", (volume_id,)).fetchone()
+    if row is None or not row["host"]:
+        return _volume_service(ctx)
+    return row["host"] if liveness.cinder_service_up(ctx.lab, ctx.cluster, row["host"], "cinder-volume") else None
+
+
 async def _finish(ctx: Ctx, volume_id: str, deleting: bool) -> None:
     """cinder-volume's part: the RBD image is made (or removed) some lab seconds later."""
     await ctx.lab.clock.sleep(WORK_SECONDS)
-    host = _volume_service(ctx)
+    try:
+        host = _own_backend(ctx, volume_id) if deleting else _volume_service(ctx)
+    except (backend.ServiceDown, galera.GaleraError, sqlite3.Error):
+        return
     now = ctx.now()
     try:
         with backend.write(ctx.lab, ctx.binding) as conn:

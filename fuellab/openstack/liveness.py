@@ -12,8 +12,12 @@ runs, never from a stored flag:
 - a service of a controller (scheduler, conductor, L3/DHCP/metadata agents,
   cinder-scheduler, heat-engine): the node is a controller of the env, online,
   running that job — the env's control plane;
-- cinder-volume on Ceph registers under a backend name (`rbd:volumes`), not a
-  hostname: up while any controller of the env runs cinder-volume.
+- cinder-volume on Ceph registers under a backend name, not a hostname, and the
+  name depends on the release of the cinder-volume that runs (Juno `rbd:volumes`,
+  Kilo `rbd:volumes@RBD-backend`): a backend is up while a controller of the env
+  runs a cinder-volume that reports under that name. Volumes keep the backend
+  they were created on (their `host`), which is why an upgrade moves them with
+  `cinder-manage volume update_host`.
 """
 
 from __future__ import annotations
@@ -81,13 +85,25 @@ def agent_alive(lab: Lab, cluster: Cluster, host: str, binary: str) -> bool:
     return False
 
 
+def volume_backend(lab: Lab, node: Node) -> str | None:
+    """The backend name the node's installed cinder-volume reports under (None: not installed)."""
+    from fuellab.dataplane import plane
+    from fuellab.openstack import seed
+    from fuellab.releases import JUNO, KILO
+
+    codename = plane.codename_of_version(plane.installed(lab.world, node).get("cinder-volume"))
+    return seed.cinder_volume_host({"juno": JUNO, "kilo": KILO}[codename]) if codename else None
+
+
 def cinder_service_up(lab: Lab, cluster: Cluster, host: str, binary: str) -> bool:
     world = lab.world
     node = world.node_by_hostname(host.split("@", 1)[0])
     if node is not None:
         return _control_member(lab, cluster, node, binary)
-    # A backend name shared by every controller's cinder-volume (Fuel's Ceph layout).
-    return any(_control_member(lab, cluster, n, binary) for n in world.cluster_nodes(cluster.id))
+    # A backend name shared by every controller's cinder-volume of one release (Fuel's Ceph layout).
+    backend = host.split("#", 1)[0]
+    return any(_control_member(lab, cluster, n, binary) and volume_backend(lab, n) == backend
+               for n in world.cluster_nodes(cluster.id))
 
 
 def heat_engine_up(lab: Lab, cluster: Cluster, host: str) -> bool:

@@ -22,6 +22,7 @@ import openstack
 import openstack.config
 from keystoneauth1 import exceptions as ka_exc
 from openstack import exceptions as os_exc
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from runbook import redact
 from runbook.errors import CloudError, ConfigError, RemoteTimeout, UnreachableError
@@ -294,6 +295,186 @@ def quotas(conn: Connection, project_ids: Iterable[str] | None = None) -> list[R
                                   lambda p=project: conn.network.get_quota(p))),
         })
     return rows
+
+
+# --------------------------------------------------------------------------- agents, services, probes
+
+
+def network_agents(conn: Connection) -> list[Record]:
+    """Neutron's agents with their liveness (`alive`: heartbeats reach neutron-server)."""
+    return _listed(conn, "GET v2.0/agents", conn.network.agents, lambda a: {
+        "id": a.id, "type": a.agent_type, "binary": a.binary, "host": a.host, "alive": bool(a.is_alive),
+        "admin_state_up": bool(a.is_admin_state_up)})
+
+
+def router_hosts(conn: Connection, router_id: str) -> list[str]:
+    """The ids of the L3 agents hosting a router."""
+    return sorted(call(conn, f"GET v2.0/routers/{router_id}/l3-agents",
+                       lambda: [a.id for a in conn.network.routers_hosting_l3_agents(router_id)]))
+
+
+def add_router_to_agent(conn: Connection, agent_id: str, router_id: str) -> None:
+    """`neutron l3-agent-router-add`: the L3 agent hosts the router (refused while another does)."""
+    call(conn, f"POST v2.0/agents/{agent_id}/l3-routers", lambda: conn.network.add_router_to_agent(agent_id, router_id))
+
+
+def remove_router_from_agent(conn: Connection, agent_id: str, router_id: str) -> None:
+    """`neutron l3-agent-router-remove`."""
+    call(conn, f"DELETE v2.0/agents/{agent_id}/l3-routers/{router_id}",
+         lambda: conn.network.remove_router_from_agent(agent_id, router_id))
+
+
+def volume_services(conn: Connection) -> list[Record]:
+    """Cinder's services (`host` of a volume backend: `name@backend`), with their state."""
+    rows = call(conn, "GET os-services (cinder)", lambda: [
+        {"binary": s.binary, "host": s.host, "status": s.status, "state": s.state}
+        for s in conn.block_storage.services()])
+    return sorted(rows, key=lambda r: (r["binary"], r["host"]))
+
+
+def volume_hosts(conn: Connection) -> dict[str, str | None]:
+    """{volume id: the cinder-volume host serving it (`os-vol-host-attr:host`)} of every project."""
+    return call(conn, "GET volumes/detail?all_tenants", lambda: {
+        v.id: v.host for v in conn.block_storage.volumes(details=True, all_projects=True)})
+
+
+def write_probes(conn: Connection) -> dict[str, int]:
+    """One non-GET request per API that changes nothing even where the API is writable: a key pair whose
+    name nova's validation refuses (400 before any write), and deletions of a fresh random UUID, which
+    no resource has (404/405). The status says who answered: 503 is HAProxy's maintenance backend
+    (the API refuses writes); anything else means the request reached the service."""
+    import uuid
+
+    answers = {}
+    once = {"raise_exc": False, "status_code_retries": 0}  # openstacksdk retries some services' 503s
+    probe = call(conn, "POST os-keypairs (probe)", lambda: conn.compute.post(
+        "/os-keypairs", json={"keypair": {"name": "octane/write probe"}}, **once))
+    answers[f"POST {probe.url}"] = probe.status_code
+    for service, path in (("network", "/networks"), ("block_storage", "/volumes"), ("image", "/images"),
+                          ("orchestration", "/stacks/octane-probe")):
+        probe = call(conn, f"DELETE {path} (probe)", lambda s=service, p=path: getattr(conn, s).delete(
+            f"{p}/{uuid.uuid4()}", **once))
+        answers[f"DELETE {probe.url}"] = probe.status_code
+    return answers
+
+
+# --------------------------------------------------------------------------- draining a compute (stage 6)
+
+DEFAULT_POLL = 2.0  # seconds between two reads of a wait: a GET of one server or of the list is cheap
+
+
+def hypervisor_capacity(conn: Connection) -> dict[str, Record]:
+    """{compute host: the hypervisor's totals (vcpus, memory_mb, local_gb), state, status}: what the
+    scheduler's filters start from (allocation ratios and reserves are nova.conf's)."""
+    def shape(h: Any) -> tuple[str, Record]:
+        host = (h.service_details or {}).get("host") or str(h.name).split(".")[0]
+        return host, {"vcpus": h.vcpus, "memory_mb": h.memory_size, "local_gb": h.local_disk_size,
+                      "state": h.state, "status": h.status}
+    return dict(call(conn, "GET os-hypervisors/detail", lambda: [shape(h) for h in conn.compute.hypervisors(
+        details=True)]))
+
+
+def compute_service(conn: Connection, host: str) -> Record:
+    """The nova-compute service of `host` (status enabled/disabled, state up/down, reason)."""
+    found = [s for s in compute_services(conn) if s["binary"] == "nova-compute" and s["host"] == host]
+    if not found:
+        raise CloudError(f"{_where(conn)}: no nova-compute service on host {host}",
+                         "check the host name against `openstack compute service list`")
+    return found[0]
+
+
+def disable_compute(conn: Connection, host: str, reason: str) -> Record:
+    """`nova service-disable --reason`: the scheduler sends nothing new to `host`; the service now."""
+    call(conn, f"PUT os-services/disable-log-reason ({host})", lambda: conn.compute.disable_service(
+        None, host=host, binary="nova-compute", disabled_reason=reason))
+    return compute_service(conn, host)
+
+
+def enable_compute(conn: Connection, host: str) -> Record:
+    """`nova service-enable`: the scheduler may place VMs on `host` again; the service now."""
+    call(conn, f"PUT os-services/enable ({host})", lambda: conn.compute.enable_service(
+        None, host=host, binary="nova-compute"))
+    return compute_service(conn, host)
+
+
+def server(conn: Connection, server_id: str) -> Record:
+    """One server, shaped as `servers` shapes them, with its task state (a migration in flight)."""
+    raw = call(conn, f"GET servers/{server_id}", lambda: conn.compute.get_server(server_id))
+    return {"id": raw.id, "name": raw.name, "status": raw.status, "vm_state": raw.vm_state,
+            "task_state": raw.task_state, "power_state": raw.power_state, "host": raw.compute_host,
+            "hypervisor_hostname": raw.hypervisor_hostname}
+
+
+def live_migrate(conn: Connection, server_id: str, host: str | None, *, block_migration: bool) -> None:
+    """`os-migrateLive` of one server (202: it runs in the background; `wait_migrated` follows it).
+
+    The env's catalog is the legacy v2 API (no microversions): `block_migration` must be True or
+    False (Ceph-backed ephemeral disks: False), never "auto". A named `host` bypasses the scheduler's
+    choice (`force`), which is the plan's; nova still checks the host is up and has the memory."""
+    call(conn, f"POST servers/{server_id}/action os-migrateLive (to {host or 'the scheduler'})",
+         lambda: conn.compute.live_migrate_server(server_id, host=host, force=bool(host),
+                                                  block_migration=block_migration, disk_over_commit=False))
+
+
+class _NotYet(Exception):
+    """A wait's condition does not hold yet (retried until the deadline)."""
+
+
+def _wait(probe: Callable[[], T], timeout: float, poll: float) -> T:
+    """`probe()` until it stops raising _NotYet; its last _NotYet once `timeout` seconds passed.
+    Polls back off from 0.1 s to `poll`: a quick operation is seen at once, a long one costs few GETs."""
+    return Retrying(stop=stop_after_delay(timeout), wait=wait_exponential(multiplier=0.1, min=0.1, max=poll),
+                    retry=retry_if_exception_type(_NotYet), reraise=True)(probe)
+
+
+def wait_migrated(conn: Connection, server_id: str, source: str, timeout: float,
+                  poll: float = DEFAULT_POLL) -> Record:
+    """Wait until a server runs ACTIVE on another host than `source`, with no task.
+
+    Ends at once with CloudError when the migration ended without moving it (nova clears the task
+    and leaves it on the source: no valid host, the target refused) or left it in ERROR; with
+    RemoteTimeout after `timeout` seconds."""
+    def probe() -> Record:
+        found = server(conn, server_id)
+        if found["status"] == "ERROR":
+            raise CloudError(f"{_where(conn)}: VM {server_id} ({found['name']}) went to ERROR while migrating "
+                             f"from {source}", "read nova-compute's log on both hosts; reset the VM's state "
+                             "(`nova reset-state --active`) once it is known to run, then re-run")
+        if not found["task_state"] and found["host"] == source:
+            raise CloudError(f"{_where(conn)}: the live migration of VM {server_id} ({found['name']}) ended "
+                             f"with it still on {source} ({found['status']})",
+                             "read nova-conductor's and nova-compute's logs (no valid host, target "
+                             "refused), fix the cause, then re-run: done moves are not repeated")
+        if found["task_state"] or found["status"] != "ACTIVE":
+            raise _NotYet(f"VM {server_id} ({found['name']}) is {found['status']} ({found['task_state']}) "
+                          f"on {found['host']}")
+        return found
+
+    try:
+        return _wait(probe, timeout, poll)
+    except _NotYet as exc:
+        raise RemoteTimeout(f"{_where(conn)}: {exc} after {timeout:g} s",
+                            "look at the migration with `nova migration-list`; wait longer or abort it") from None
+
+
+def servers_on(conn: Connection, host: str) -> list[Record]:
+    """The servers nova places on `host`, every project."""
+    return [s for s in servers(conn) if s["host"] == host]
+
+
+def wait_host_empty(conn: Connection, host: str, timeout: float, poll: float = DEFAULT_POLL) -> None:
+    """Wait until nova lists no server on `host`; RemoteTimeout naming those left."""
+    def probe() -> None:
+        left = servers_on(conn, host)
+        if left:
+            raise _NotYet(f"{host} still hosts {len(left)} server(s): "
+                          + ", ".join(f"{s['id']} ({s['status']})" for s in left[:10]))
+
+    try:
+        _wait(probe, timeout, poll)
+    except _NotYet as exc:
+        raise RemoteTimeout(f"{_where(conn)}: {exc} after {timeout:g} s",
+                            "migrate them away (or delete them), then re-run") from None
 
 
 BASELINE = {

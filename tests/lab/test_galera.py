@@ -128,6 +128,19 @@ def test_read_only_refuses_service_writes_on_that_server(lab):
     assert names == ["k2", "k3", "k4"]  # one database for the whole cluster: node-3 sees every write
 
 
+def test_read_only_does_not_survive_the_cluster_stack(lab):
+    """A stopped (or killed) cluster stack takes mysqld with it; started again, it runs without the
+    non-persistent read_only, as MySQL does: whoever froze it must set it again."""
+    ok(lab, "node-1", "mysql -e 'SET GLOBAL read_only = ON'")
+    ok(lab, "node-1", "pcs cluster kill")
+    ok(lab, "node-1", "pcs cluster start")
+    wait_for(lambda: lab.run("node-1", "mysql -N -e 'SELECT @@global.read_only'")[1].strip() == "0",
+             "node-1's mysqld back without read_only")
+    ok(lab, "node-2", "mysql -e 'SET GLOBAL read_only = ON'")
+    ok(lab, "node-3", "pcs cluster stop")  # another node's stack: node-2's setting holds
+    assert ok(lab, "node-2", "mysql -N -e 'SELECT @@global.read_only'").strip() == "1"
+
+
 # --------------------------------------------------------------------------- dump, restore, sync
 
 
