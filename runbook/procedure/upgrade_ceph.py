@@ -59,6 +59,7 @@ from runbook.procedure.context import Context
 log = logging.getLogger(__name__)
 
 STAGE = "stage4_upgrade_ceph"
+ISOLATION_FLAGS_FACT = "seed_ceph_flags"  # OSD flags set for the seed's isolation; upgrade-control unsets them
 PREVIOUS = "stage3_upgrade_db"
 SEED_FACT = "seed_env_id"
 CONTROLLERS_FACT = "seed_controllers"
@@ -202,6 +203,21 @@ def plan(ctx: Context) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- 2. archives
+
+
+def hold_osds_in(ctx: Context, node: str) -> list[str]:
+    """`noout` on the original before its store is copied, so the flag travels with the store.
+
+    The seed's monitors form their quorum while isolated and hear from no OSD: without the
+    flag they would mark every OSD out after the down-out interval, and at the switch-over
+    every PG would re-peer and backfill. Recorded for upgrade-control, which unsets it once
+    the OSDs are back with the seed's monitors; a flag the operator had set stays theirs."""
+    if "noout" in ceph.flags(ctx.pool, node):
+        ctx.journal.fact(ISOLATION_FLAGS_FACT, [])
+        return []
+    ceph.set_flag(ctx.pool, node, "noout")
+    ctx.journal.fact(ISOLATION_FLAGS_FACT, ["noout"])
+    return ["noout"]
 
 
 def archive_path(ctx: Context, source: str) -> Path:
@@ -570,6 +586,7 @@ def run(ctx: Context, step_hook: Hook | None = None) -> dict[str, Any]:
     with ctx.journal.stage(STAGE, inputs=inputs, requires=[PREVIOUS]) as stage:
         planned = _step(stage, hook, "plan", plan, ctx)
         sources = sorted({m["source"] for m in planned["moves"].values()}, key=lambda h: (len(h), h))
+        _step(stage, hook, "noout for the isolation", hold_osds_in, ctx, sources[0])
         archives = {source: _step(stage, hook, f"archive {source}", archive, ctx, source) for source in sources}
         seeds = _sorted_hosts(list(planned["moves"]))
         for seed in seeds:

@@ -88,10 +88,9 @@ UNPLUGGED_FACT = "orig_unplugged"
 OVERLAY_FACT = "seed_overlay"
 ROLLBACKS_FACT = "control_rollbacks"
 MAINTENANCE_FACT = "seed_maintenance"
-# OSD flags set on the seed's monitors for their isolation (noout: monitors that hear from no OSD
-# would mark every OSD out), by the stage that gave them the original's store; unset here once the
-# OSDs are back with them. Absent: none was set.
-ISOLATION_FLAGS_FACT = "seed_ceph_flags"
+# OSD flags upgrade-ceph set for the seed's isolation (upgrade_ceph.hold_osds_in); unset here once
+# the OSDs are back with the seed's monitors. Absent: none was set.
+ISOLATION_FLAGS_FACT = upgrade_ceph.ISOLATION_FLAGS_FACT
 
 BRIDGES = tuple(upgrade_env.ISOLATED)  # br-mgmt, br-ex: the wires that carry the VIPs and addresses
 CLUSTER_JOBS = ("corosync", "pacemaker")

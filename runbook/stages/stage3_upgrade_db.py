@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -67,26 +66,10 @@ def test_original_api_answers_reads(cloud_orig, baseline) -> None:  # noqa: ANN0
     assert not missing, f"baseline servers the original no longer lists: {sorted(missing)}"
 
 
-def write_probes(conn) -> dict[str, int]:  # noqa: ANN001
-    """One non-GET request per API that changes nothing even where the API is writable: creating a
-    key pair whose name nova's validation refuses (400 before any write), and deleting resources by a
-    fresh random UUID, which no resource has (404/405). So the status says who answered: 503 is
-    HAProxy's maintenance backend; anything else means the request reached the service."""
-    answers = {}
-    once = {"raise_exc": False, "status_code_retries": 0}  # openstacksdk retries some services' 503s
-    probe = conn.compute.post("/os-keypairs", json={"keypair": {"name": "octane/read-only probe"}}, **once)
-    answers[f"POST {probe.url}"] = probe.status_code
-    for service, path in (("network", "/networks"), ("block_storage", "/volumes"), ("image", "/images"),
-                          ("orchestration", "/stacks/octane-probe")):
-        probe = getattr(conn, service).delete(f"{path}/{uuid.uuid4()}", **once)
-        answers[f"DELETE {probe.url}"] = probe.status_code
-    return answers
-
-
 @_suite
 @pytest.mark.superseded_by("stage5_upgrade_control")
 def test_original_api_refuses_writes(cloud_orig) -> None:  # noqa: ANN001
-    answers = write_probes(cloud_orig)
+    answers = cloud.write_probes(cloud_orig)
     evidence.attach("non-GET probes", answers)
     assert set(answers.values()) == {503}, f"APIs that did not refuse a write with 503: {answers}"
 

@@ -122,14 +122,18 @@ def test_seed_monmap_lists_the_original_mon_addresses(ctx, originals: list[str],
 @_suite
 @pytest.mark.superseded_by("stage5_upgrade_control")
 def test_original_cluster_serves(ctx, baseline: dict[str, Any], originals: list[str]) -> None:  # noqa: ANN001
-    """The original monitors still hold their quorum on the original fsid, HEALTH_OK."""
+    """The original monitors still hold their quorum on the original fsid, healthy but for the
+    `noout` flag the stage set for the seed's isolation (upgrade-control unsets it)."""
     quorum = ceph.quorum(ctx.pool, originals[0])
     health, summary = ceph.health(ctx.pool, originals[0])
-    evidence.attach("original cluster", {"quorum": quorum, "health": health, "summary": summary})
+    held = ctx.journal.fact(upgrade_ceph.ISOLATION_FLAGS_FACT)
+    evidence.attach("original cluster", {"quorum": quorum, "health": health, "summary": summary, "flags set": held})
     assert quorum["fsid"] == baseline["ceph"]["fsid"]
     assert sorted(quorum["names"]) == sorted(quorum["mons"]) == sorted(originals), \
         f"the original's quorum is {quorum['names']} of {sorted(quorum['mons'])}"
-    assert health == "HEALTH_OK", f"{health}: {summary}"
+    expected = [f"{','.join(held)} flag(s) set"] if held else []
+    assert health == ("HEALTH_WARN" if held else "HEALTH_OK") and summary == expected, f"{health}: {summary}"
+    assert "noout" in ceph.flags(ctx.pool, originals[0]), "the OSDs are not held in for the seed's isolation"
 
 
 @_suite
