@@ -1,7 +1,7 @@
 """Order inside one pytest session: a stage's tests run only when the previous stage's all passed.
 
 Every test of a stage module gets a session-scoped pytest-dependency marker on
-every collected test of the stage before it, so after a failed stage the later
+every collected test of the stage before it (but its moment-in-time tests, below), so after a failed stage the later
 stages are skipped, not acted on (the marker is checked before the module's
 action fixture is set up). Tests deselected with `-k` are unknown to
 pytest-dependency and ignored (`--ignore-unknown-dependency`, forced here), so
@@ -48,7 +48,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     by_stage: dict[int, list[str]] = {}
     for item in items:
         number = stage_number(item.nodeid)
-        if number is not None:
+        # A moment-in-time test is skipped once superseded: that skip must not skip the stages
+        # after it. Its stage's test_completed (the procedure's own verify) still gates them.
+        if number is not None and item.get_closest_marker("superseded_by") is None:
             by_stage.setdefault(number, []).append(item.nodeid)
     ordered = sorted(by_stage)
     previous = {later: by_stage[earlier] for earlier, later in zip(ordered, ordered[1:], strict=False)}
