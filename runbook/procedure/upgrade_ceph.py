@@ -174,6 +174,14 @@ def current_moves(ctx: Context) -> dict[str, dict[str, str]]:
     return moves
 
 
+def recorded_moves(ctx: Context) -> dict[str, dict[str, str]]:
+    """The moves the stage planned and acted on (journal), else as they read now."""
+    planned = ctx.journal.stage_record(STAGE).get("steps", {}).get("plan", {})
+    if planned.get("status") == "done":
+        return planned["result"]["moves"]
+    return current_moves(ctx)
+
+
 def plan(ctx: Context) -> dict[str, Any]:
     """Which original monitor each seed controller replaces, after checking both clusters; no change."""
     seeds = seed_controllers(ctx)

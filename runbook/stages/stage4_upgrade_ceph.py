@@ -75,6 +75,7 @@ def test_seed_mons_carry_the_original_fsid(ctx, baseline: dict[str, Any], seeds:
 
 
 @_suite
+@pytest.mark.superseded_by("stage5_upgrade_control")  # reads the original MONs, stopped there
 def test_seed_mons_carry_the_original_keys(ctx, seeds: list[str]) -> None:  # noqa: ANN001
     """mon., client.admin and client.bootstrap-osd: each seed controller's keyrings hold the keys of the
     original controller it replaces, and the seed monitors' database has the original bootstrap-osd key."""
@@ -95,6 +96,7 @@ def test_seed_mons_carry_the_original_keys(ctx, seeds: list[str]) -> None:  # no
 
 
 @_suite
+@pytest.mark.superseded_by("stage5_upgrade_control")  # reads the original MONs, stopped there
 def test_seed_monmap_lists_the_original_mon_addresses(ctx, originals: list[str], seeds: list[str]) -> None:  # noqa: ANN001
     """Each seed monitor runs with a monmap of every seed controller at the original monitors'
     addresses (one each: the address its controller takes over), and they hold one quorum."""
@@ -167,7 +169,7 @@ def test_archives_private(ctx) -> None:  # noqa: ANN001
     """The original's keys went through the master only in 0600 files of the private workspace, one
     archive per original controller replaced, each with its monitor's store and /etc/ceph."""
     folder = prepare.workspace(ctx)
-    sources = sorted({m["source"] for m in upgrade_ceph.current_moves(ctx).values()})
+    sources = sorted({m["source"] for m in upgrade_ceph.recorded_moves(ctx).values()})
     found = {}
     for source in sources:
         path = folder / f"{upgrade_ceph.ARCHIVE_PREFIX}{source}.tgz"
