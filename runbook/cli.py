@@ -2,7 +2,8 @@
 
     octane [--target PATH] [--reports DIR] prepare [--env ENV]     (preflight, then prepare)
     octane ... upgrade-env ENV [NODE...]
-    octane ... upgrade-db SEED | upgrade-ceph SEED
+    octane ... upgrade-db SEED | upgrade-ceph SEED | upgrade-control SEED
+    octane ... upgrade-node SEED [NODE...]      (default: every compute and OSD node left)
     octane ... validate [STAGE] [--env ENV]     (default: every stage that ran)
     octane ... status [--env ENV]
 
@@ -40,6 +41,8 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "upgrade-env": (("stage2_upgrade_env",), "orig"),
     "upgrade-db": (("stage3_upgrade_db",), "seed"),
     "upgrade-ceph": (("stage4_upgrade_ceph",), "seed"),
+    "upgrade-control": (("stage5_upgrade_control",), "seed"),
+    "upgrade-node": (("stage6_upgrade_nodes",), "seed"),
 }
 
 
@@ -115,6 +118,22 @@ def check_free_nodes(nodes: Sequence[int], fuel_nodes: list[dict[str, Any]]) -> 
                          "name unallocated nodes in Fuel's bootstrap (fuel2 node list), or none to let octane choose")
 
 
+def check_upgradable_nodes(nodes: Sequence[int], env: int, seed: int, fuel_nodes: list[dict[str, Any]]) -> None:
+    """upgrade-node's NODEs: computes or OSD nodes of the original env (or of the seed: already moved)."""
+    by_id = {n["id"]: n for n in fuel_nodes}
+    bad = []
+    for node in nodes:
+        found = by_id.get(node)
+        roles = set(found.get("roles") or []) | set(found.get("pending_roles") or []) if found else set()
+        if found is None:
+            bad.append(f"{node} (no such node)")
+        elif found.get("cluster") not in (env, seed) or not roles & {"compute", "ceph-osd"}:
+            bad.append(f"{node} ({found.get('hostname')}: env {found.get('cluster')}, {', '.join(sorted(roles)) or 'no role'})")
+    if bad:
+        raise UsageError(f"nodes that are not computes or OSD nodes of env {env}: {', '.join(bad)}",
+                         "name compute or ceph-osd nodes of the original env (fuel2 node list), or none for all")
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -144,8 +163,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("env", type=int, metavar="ENV")
     p.add_argument("nodes", type=int, nargs="*", metavar="NODE", help="free node ids for the seed's controllers")
     for name, doc in (("upgrade-db", "copy and migrate the databases to the seed (stage 3)"),
-                      ("upgrade-ceph", "move the Ceph monitors to the seed (stage 4)")):
+                      ("upgrade-ceph", "move the Ceph monitors to the seed (stage 4)"),
+                      ("upgrade-control", "switch control to the seed, upgrade the computes in place (stage 5)")):
         sub.add_parser(name, help=doc).add_argument("seed", type=int, metavar="SEED")
+    p = sub.add_parser("upgrade-node", help="reinstall computes and OSD nodes into the seed on 7.0 (stage 6)")
+    p.add_argument("seed", type=int, metavar="SEED")
+    p.add_argument("nodes", type=int, nargs="*", metavar="NODE",
+                   help="computes and OSD nodes (Fuel ids) to upgrade now (default: every one left)")
     p = sub.add_parser("validate", help="re-run a stage's assertions (or every stage's) without acting")
     p.add_argument("stage", nargs="?", choices=stage_names(), metavar="STAGE")
     p.add_argument("--env", type=int)
@@ -192,6 +216,9 @@ def dispatch(args: argparse.Namespace) -> int:
     extra: list[str] = []
     if kind == "seed":
         env = original_of(args.seed, target.journal_dir, envs)
+        if getattr(args, "nodes", None):
+            check_upgradable_nodes(args.nodes, env, args.seed, fuel.nodes())
+            extra = ["--upgrade-nodes", ",".join(str(n) for n in args.nodes)]
     elif kind == "orig":
         env = args.env
         check_original(env, target.journal_dir, envs)

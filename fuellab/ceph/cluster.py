@@ -24,6 +24,9 @@ background monitor every few lab seconds):
   quorum it can reach. The quorum marks it down otherwise; down longer than
   mon_osd_down_out_interval (300 lab s) without the noout flag, it goes out,
   and the PGs it held are placed elsewhere (fuellab.ceph.data moves the data).
+  The monitors record that in the cluster log (/var/log/ceph/ceph.log on each
+  member: "osd.3 out (down for 300.000000)"), where an operator finds it long
+  after the data moved back.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import Any
 
 from fuellab.ceph import conf as cephconf
 from fuellab.ceph import data, keys, placement, store
-from fuellab.ceph.timefmt import log_prefix
+from fuellab.ceph.timefmt import log_prefix, stamp
 from fuellab.network import AddressMap, Holder, Vertex
 from fuellab.world import Node, World
 
@@ -384,6 +387,7 @@ def _update_osds(view: View, quorum: Quorum, jobs: dict[int, list[Node]]) -> boo
             due = float(osd.get("down_at") or now) + interval
             if now >= due:
                 osd.update({"in": False, "auto_out": True, "weight": 0.0, "out_at": now})
+                cluster_log(view, quorum, f"osd.{osd_id} out (down for {now - float(osd.get('down_at') or now):.6f})")
                 changed = True
             else:
                 deadline = due if deadline is None else min(deadline, due)
@@ -394,6 +398,27 @@ def _update_osds(view: View, quorum: Quorum, jobs: dict[int, list[Node]]) -> boo
         osdmap["modified"] = now
         data.reconcile(view, quorum, before_in, before_up)
     return changed
+
+
+CLUSTER_LOG = "/var/log/ceph/ceph.log"  # mon_cluster_log_file
+
+
+def cluster_log(view: View, quorum: Quorum, message: str, level: str = "INF") -> None:
+    """One entry of the cluster log, as LogMonitor writes it on every monitor of the quorum:
+    `<stamp> mon.<rank> <addr>/0 <seq> : [INF] <message>` (what `ceph -w` shows, kept on disk)."""
+    seq = int(quorum.state.get("log_seq", 0)) + 1
+    quorum.state["log_seq"] = seq
+    ip_port = quorum.leader.ip_port
+    who = f"mon.{quorum.ranks[0]} {ip_port[0]}:{ip_port[1]}/0" if ip_port else f"mon.{quorum.ranks[0]}"
+    line = f"{stamp(view.now)} {who} {seq} : [{level}] {message}\n"
+    for mon in quorum.members:
+        path = store.resolve(view.world, mon.node, CLUSTER_LOG)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as handle:
+                handle.write(line)
+        except OSError:
+            log.warning("cluster log of mon.%s on %s not written", mon.name, mon.node.hostname)
 
 
 # --------------------------------------------------------------------------- refresh

@@ -116,6 +116,21 @@ def pool_objects(pool: SSHPool, node: str) -> dict[str, int]:
     return {p["name"]: int(p["stats"]["objects"]) for p in raw.get("pools", [])}
 
 
+CLUSTER_LOG = "/var/log/ceph/ceph.log"  # mon_cluster_log_file: each monitor keeps the cluster log there
+
+
+def marked_out(pool: SSHPool, node: str, path: str = CLUSTER_LOG) -> list[str]:
+    """The cluster log entries of OSDs the monitors marked out (`osd.3 out (down for 300.1)`) kept on a
+    monitor node: each one started backfill. [] when there are none (or no cluster log yet)."""
+    command = f"grep -F -e ' out (down for ' {shlex.quote(path)}"
+    result = pool.run(node, command, timeout=CONNECT_TIMEOUT + 60)
+    if result.status == 1 or (result.status == 2 and "No such file" in result.stderr):
+        return []
+    if not result.ok:
+        raise RemoteError(node, command, result.status, result.stderr, f"check {path} on {node}")
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
 def mon_quorum(pool: SSHPool, node: str, mon_addr: str) -> dict[str, Any]:
     """`quorum()` asked of the one monitor at `mon_addr` (`ceph -m`): it answers only while it
     runs, and then names the quorum it belongs to (its fsid, members and monmap)."""

@@ -127,8 +127,8 @@ def _ids(values: Iterable[Any] | None, key: str = "id") -> list[str]:
 # --------------------------------------------------------------------------- compute
 
 
-def servers(conn: Connection) -> list[Record]:
-    """Every server of every project, with where it runs and its state."""
+def servers(conn: Connection, host: str | None = None) -> list[Record]:
+    """Every server of every project (or those nova places on `host`), with where it runs and its state."""
     def shape(s: Any) -> Record:
         addresses = _sorted_rows(
             (net, a.get("addr"), a.get("OS-EXT-IPS:type"))
@@ -142,14 +142,18 @@ def servers(conn: Connection) -> list[Record]:
             "volume_ids": _ids(s.attached_volumes),
             "security_groups": sorted({g.get("name") for g in s.security_groups or []}),
         }
-    return _listed(conn, "GET servers/detail?all_tenants", lambda: conn.compute.servers(
-        details=True, all_projects=True), shape)
+    query = {"compute_host": host} if host else {}
+    return _listed(conn, "GET servers/detail?all_tenants" + (f"&host={host}" if host else ""),
+                   lambda: conn.compute.servers(details=True, all_projects=True, **query), shape)
+
+
+def _service(s: Any) -> Record:
+    return {"id": s.id, "binary": s.binary, "host": s.host, "zone": s.availability_zone,
+            "status": s.status, "state": s.state, "disabled_reason": s.disabled_reason}
 
 
 def compute_services(conn: Connection) -> list[Record]:
-    return _listed(conn, "GET os-services", conn.compute.services, lambda s: {
-        "id": s.id, "binary": s.binary, "host": s.host, "zone": s.availability_zone,
-        "status": s.status, "state": s.state, "disabled_reason": s.disabled_reason})
+    return _listed(conn, "GET os-services", conn.compute.services, _service)
 
 
 def hypervisors(conn: Connection) -> list[Record]:
@@ -300,9 +304,12 @@ def quotas(conn: Connection, project_ids: Iterable[str] | None = None) -> list[R
 # --------------------------------------------------------------------------- agents, services, probes
 
 
-def network_agents(conn: Connection) -> list[Record]:
-    """Neutron's agents with their liveness (`alive`: heartbeats reach neutron-server)."""
-    return _listed(conn, "GET v2.0/agents", conn.network.agents, lambda a: {
+def network_agents(conn: Connection, host: str | None = None) -> list[Record]:
+    """Neutron's agents (every one, or those of `host`) with their liveness (`alive`: heartbeats reach
+    neutron-server)."""
+    query = {"host": host} if host else {}
+    return _listed(conn, "GET v2.0/agents" + (f"?host={host}" if host else ""),
+                   lambda: conn.network.agents(**query), lambda a: {
         "id": a.id, "type": a.agent_type, "binary": a.binary, "host": a.host, "alive": bool(a.is_alive),
         "admin_state_up": bool(a.is_admin_state_up)})
 
@@ -375,8 +382,11 @@ def hypervisor_capacity(conn: Connection) -> dict[str, Record]:
 
 
 def compute_service(conn: Connection, host: str) -> Record:
-    """The nova-compute service of `host` (status enabled/disabled, state up/down, reason)."""
-    found = [s for s in compute_services(conn) if s["binary"] == "nova-compute" and s["host"] == host]
+    """The nova-compute service of `host` (status enabled/disabled, state up/down, reason); asked of
+    nova by host and binary, not read out of the whole list."""
+    found = [s for s in _listed(conn, f"GET os-services?host={host}&binary=nova-compute",
+                                lambda: conn.compute.services(host=host, binary="nova-compute"), _service)
+             if s["binary"] == "nova-compute" and s["host"] == host]
     if not found:
         raise CloudError(f"{_where(conn)}: no nova-compute service on host {host}",
                          "check the host name against `openstack compute service list`")
@@ -458,8 +468,8 @@ def wait_migrated(conn: Connection, server_id: str, source: str, timeout: float,
 
 
 def servers_on(conn: Connection, host: str) -> list[Record]:
-    """The servers nova places on `host`, every project."""
-    return [s for s in servers(conn) if s["host"] == host]
+    """The servers nova places on `host`, every project (asked of nova by host: one compute's, not all)."""
+    return [s for s in servers(conn, host) if s["host"] == host]
 
 
 def wait_host_empty(conn: Connection, host: str, timeout: float, poll: float = DEFAULT_POLL) -> None:

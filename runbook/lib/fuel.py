@@ -451,6 +451,38 @@ class FuelClient:
             data["roles"] = list(roles)
         return self._post(f"clusters/{seed_id}/upgrade/assign/", data)
 
+    def kept_volumes(self, node_id: int) -> dict[str, bool]:
+        """{volume name: keep_data} over the node's disks (the OS volume is never kept)."""
+        return {v["name"]: bool(v.get("keep_data")) for d in self.disks(node_id) for v in d.get("volumes", [])}
+
+    def reassign(self, seed_id: int, node_ids: list[int], *,
+                 keep: dict[int, list[str]] | None = None) -> dict[str, Any]:
+        """Move nodes of the original env to the seed and reprovision them with the seed's release; the
+        provisioning task.
+
+        Provisioning wipes every partition not marked keep_data, so the volumes `keep` names per node
+        are marked first and read back: a node whose mark did not hold is refused before the move."""
+        for node_id, volumes in sorted((keep or {}).items()):
+            self.keep_data(node_id, volumes)
+            kept = self.kept_volumes(node_id)
+            lost = sorted(v for v in volumes if not kept.get(v))
+            if lost:
+                raise FuelError(f"node {node_id}: keep_data did not hold on {', '.join(lost)} ({kept})",
+                                "check the node's disks on the master (`fuel2 node disks`); nothing was moved")
+        task = self.upgrade_assign(seed_id, node_ids, reprovision=True)
+        if not isinstance(task, dict) or "id" not in task:
+            raise FuelError(f"{self.where}: upgrade/assign of nodes {node_ids} to env {seed_id} started no "
+                            f"provisioning task (answer: {str(task)[:200]})",
+                            "check the cluster_upgrade extension's version on the master")
+        return task
+
+    def running_task(self, env_id: int, names: Iterable[str] = ("provision", "deploy", "deployment")
+                     ) -> dict[str, Any] | None:
+        """The env's newest task of those names still pending or running (one left by a run that died)."""
+        wanted = set(names)
+        return next((t for t in reversed(self.tasks(env_id))
+                     if t.get("name") in wanted and t.get("status") in ("pending", "running")), None)
+
     def upgrade_vips(self, seed_id: int) -> list[dict[str, Any]]:
         """Give the seed the original env's VIPs; the VIPs."""
         return self._post(f"clusters/{seed_id}/upgrade/vips/", None)

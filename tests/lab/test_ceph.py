@@ -116,6 +116,11 @@ def test_an_osd_node_cut_from_the_management_network_reaches_no_monitor(lab: Lab
     assert all(osds(lab)[i]["status"] == "down" for i in ids)
     wait_until(lambda: all(osds(lab)[i]["reweight"] == 0.0 for i in ids))
     assert lab.inspect()["bytes_moved"] > 0
+    # Every monitor's cluster log keeps the event, as LogMonitor writes it.
+    for c in controllers(lab):
+        outs = [line for line in cluster_log(lab, c).splitlines() if " out (down for " in line]
+        assert sorted(line.split(" : [INF] ")[1].split()[0] for line in outs) == [f"osd.{i}" for i in sorted(ids)]
+        assert all(float(line.rsplit("down for ", 1)[1].rstrip(")")) >= 300 for line in outs)
 
 
 def test_a_wrong_key_or_fsid_is_refused(lab: LabHandle) -> None:
@@ -165,6 +170,8 @@ def test_osds_stopped_under_noout_stay_in_and_move_nothing(lab: LabHandle) -> No
     ceph(lab, ctrl, "osd unset noout")
     assert ceph(lab, ctrl, "health")[1] == "HEALTH_OK\n"
     assert lab.inspect()["bytes_moved"] == before
+    # Nothing went out: the monitors' cluster log says nothing of it.
+    assert all(" out (down for " not in cluster_log(lab, c) for c in controllers(lab))
 
 
 def test_osds_down_past_the_interval_without_noout_go_out_and_backfill(lab: LabHandle) -> None:
@@ -172,6 +179,11 @@ def test_osds_down_past_the_interval_without_noout_go_out_and_backfill(lab: LabH
     ids = stop_osds(lab, host)
     wait_until(lambda: all(osds(lab)[i]["reweight"] == 0.0 for i in ids))
     assert lab.inspect()["bytes_moved"] > 0
+    # Every monitor's cluster log keeps the event, as LogMonitor writes it.
+    for c in controllers(lab):
+        outs = [line for line in cluster_log(lab, c).splitlines() if " out (down for " in line]
+        assert sorted(line.split(" : [INF] ")[1].split()[0] for line in outs) == [f"osd.{i}" for i in sorted(ids)]
+        assert all(float(line.rsplit("down for ", 1)[1].rstrip(")")) >= 300 for line in outs)
     # The two hosts left hold both replicas again: clean, and every image still reads back.
     assert ceph(lab, ctrl, "health")[1] == "HEALTH_OK\n"
     _, images, _ = lab.run(ctrl, "rbd ls images")
@@ -184,6 +196,11 @@ def test_osds_down_past_the_interval_without_noout_go_out_and_backfill(lab: LabH
     assert all(state[i]["status"] == "up" and state[i]["reweight"] == 1.0 for i in ids)
     assert ceph(lab, ctrl, "health")[1] == "HEALTH_OK\n"
     assert lab.inspect()["bytes_moved"] >= moved
+
+
+def cluster_log(lab: LabHandle, host: str) -> str:
+    status, out, _ = lab.run(host, "cat /var/log/ceph/ceph.log")
+    return out if status == 0 else ""
 
 
 def test_two_osd_nodes_wiped_at_once_lose_objects(lab: LabHandle) -> None:
