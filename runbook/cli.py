@@ -6,6 +6,7 @@
     octane ... upgrade-node SEED [NODE...]      (default: every compute and OSD node left)
     octane ... validate [STAGE] [--env ENV]     (default: every stage that ran)
     octane ... status [--env ENV]
+    (and the commands of `runbook.commands`)
 
 Each spec command runs its stage module through pytest (the action, then the
 assertions), exactly as `pytest runbook/stages/<module>` does, and writes
@@ -137,6 +138,15 @@ def check_upgradable_nodes(nodes: Sequence[int], env: int, seed: int, fuel_nodes
 # --------------------------------------------------------------------------- running
 
 
+def command_modules() -> list[Any]:
+    """The subcommands of `runbook.commands`, in their listed order."""
+    import importlib
+
+    from runbook.commands import MODULES
+
+    return [importlib.import_module(f"runbook.commands.{name}") for name in MODULES]
+
+
 def run_stages(where: Sequence[str], target: Path, env: int, reports: Path, name: str,
                extra: Sequence[str] = ()) -> int:
     """pytest on stage modules (or the stages folder), reports under `reports`; 0 or 1."""
@@ -173,8 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("validate", help="re-run a stage's assertions (or every stage's) without acting")
     p.add_argument("stage", nargs="?", choices=stage_names(), metavar="STAGE")
     p.add_argument("--env", type=int)
-    p = sub.add_parser("status", help="the journal as a table")
-    p.add_argument("--env", type=int)
+    for module in command_modules():
+        module.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         return dispatch(args)
@@ -194,9 +204,8 @@ def dispatch(args: argparse.Namespace) -> int:
     target_path = Path(args.target) if args.target else None
     target = load_target(target_path)
     target_file = target.path
-    if args.command == "status":
-        print(Journal.open(target.journal_dir, args.env or target.env).render_status())
-        return 0
+    if getattr(args, "handler", None):
+        return args.handler(args, target)
     fuel = FuelClient.from_target(target)
     envs = {e["id"]: e for e in fuel.envs()}
     if args.command == "validate":
