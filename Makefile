@@ -26,8 +26,10 @@ upgrade: $(STAMP)
 	$(BIN)/python -m pytest runbook/stages -p no:cacheprovider --junitxml=reports/junit.xml \
 		--alluredir=reports/allure-results --clean-alluredir
 
+# Two workers, each with its own lab on its own address block (tests/conftest.py); sabotage
+# tests in two groups so each worker builds its stage checkpoints once (tests/sabotage/conftest.py).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check fuellab runbook tests benchmarks
