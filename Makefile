@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+ALLURE := tools/allure/node_modules/.bin/allure
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: venv upgrade test lint lab-up lab-down bench clean
+.PHONY: venv allure chromium upgrade test lint lab-up lab-down bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,16 +21,34 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
+# Allure 2's command line (pinned in tools/allure/package-lock.json; runs on Java 17) for the
+# single-file HTML report. npm sets old mtimes on what it unpacks: touch, or make reinstalls.
+$(ALLURE): tools/allure/package.json tools/allure/package-lock.json
+	cd tools/allure && npm ci --no-audit --no-fund
+	touch $(ALLURE)
+
+allure: $(ALLURE)
+
+# Headless Chromium renders the HTML reports in tests/report: Debian's package (CI runs as root).
+$(CHROMIUM):
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core fonts-liberation
+
+chromium: $(CHROMIUM)
+
 # The upgrade's stages, in order, on the embedded lab in .lab/ (started or reused; another
-# target with OCTANE_TARGET=path/to/target.yaml); JUnit XML and Allure results in reports/.
-upgrade: $(STAMP)
+# target with OCTANE_TARGET=path/to/target.yaml); then `octane report` builds reports/ (Allure
+# HTML, compliance report, timeline), even when a stage failed; the stages' exit code is kept.
+upgrade: $(STAMP) $(ALLURE)
 	mkdir -p reports
-	$(BIN)/python -m pytest runbook/stages -p no:cacheprovider --junitxml=reports/junit.xml \
-		--alluredir=reports/allure-results --clean-alluredir
+	status=0; $(BIN)/python -m pytest runbook/stages -p no:cacheprovider --junitxml=reports/junit.xml \
+		--alluredir=reports/allure-results --clean-alluredir || status=$$?; \
+	$(BIN)/octane --reports reports report || [ $$status -ne 0 ] || status=1; \
+	exit $$status
 
 # Two workers, each with its own lab on its own address block (tests/conftest.py); sabotage
 # tests in two groups so each worker builds its stage checkpoints once (tests/sabotage/conftest.py).
-test: $(STAMP)
+test: $(STAMP) $(ALLURE) $(CHROMIUM)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 
 lint: $(STAMP)

@@ -22,6 +22,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="stage2: the free nodes to deploy as the seed's controllers (default: octane chooses)")
     group.addoption("--upgrade-nodes", default=None, metavar="ID,ID,...",
                     help="stage6: the computes and OSD nodes to upgrade now (default: every one left)")
+    group.addoption("--cleanup-part", choices=("env", "fuel", "all"), default="all",
+                    help="stage7: cleanup-env, cleanup-fuel or both (default: all)")
     group.addoption("--validate-only", action="store_true", default=False,
                     help="run the stages' assertions without acting (results read from the journal)")
     group.addoption("--no-monitor", action="store_true", default=_flag("OCTANE_NO_MONITOR"),

@@ -298,6 +298,31 @@ def mysql_type(sqlite_type: str) -> str:
     return sqlite_type.lower()
 
 
+INNODB_PAGE = 16384  # InnoDB stores rows and index entries in 16 KiB pages: its lengths are whole pages
+
+
+def _stored_bytes(db: sqlite3.Connection, table: str, columns: tuple[str, ...]) -> int:
+    """The bytes the rows hold in `columns` (each value as stored), what a dump of them writes, roughly."""
+    if not columns:
+        return 0
+    per_row = " + ".join(f"COALESCE(LENGTH(CAST({schema.q(c)} AS BLOB)), 0)" for c in columns)
+    return int(db.execute(f"SELECT COALESCE(SUM({per_row}), 0) FROM {schema.q(table)}").fetchone()[0])
+
+
+def _pages(raw: int) -> int:
+    return max(1, -(-raw // INNODB_PAGE)) * INNODB_PAGE
+
+
+def storage_lengths(db: sqlite3.Connection, table: Table) -> tuple[int, int]:
+    """information_schema's (DATA_LENGTH, INDEX_LENGTH) of a table, derived from its rows: the clustered
+    index (every column) and each secondary index (its columns plus the primary key) in whole pages,
+    as InnoDB reports them; an empty table still holds one page of data and none of index."""
+    data = _pages(_stored_bytes(db, table.name, tuple(c.name for c in table.columns)))
+    index = sum(_pages(_stored_bytes(db, table.name, tuple(dict.fromkeys(i.columns + table.primary_key))))
+                for i in table.indexes)
+    return data, index
+
+
 def sqlite_type(mysql: str) -> str:
     """The stored type for a MySQL column type (inverse of `mysql_type`)."""
     t = mysql.lower().replace(" unsigned", "").replace(" zerofill", "").strip()
@@ -603,7 +628,7 @@ class Session:
         conn.execute("CREATE TABLE information_schema.SCHEMATA (CATALOG_NAME, SCHEMA_NAME, "
                      "DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME)")
         conn.execute("CREATE TABLE information_schema.TABLES (TABLE_CATALOG, TABLE_SCHEMA, TABLE_NAME, "
-                     "TABLE_TYPE, ENGINE, TABLE_ROWS)")
+                     "TABLE_TYPE, ENGINE, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH)")
         conn.execute("CREATE TABLE information_schema.COLUMNS (TABLE_CATALOG, TABLE_SCHEMA, TABLE_NAME, "
                      "COLUMN_NAME, ORDINAL_POSITION, COLUMN_DEFAULT, IS_NULLABLE, DATA_TYPE, COLUMN_TYPE)")
         for name in self.visible_databases():
@@ -615,9 +640,11 @@ class Session:
             try:
                 for table in schema.table_names(db):
                     count = db.execute(f"SELECT COUNT(*) FROM {schema.q(table)}").fetchone()[0]
+                    shape = schema.introspect(db, table)
+                    data, index = storage_lengths(db, shape)
                     conn.execute("INSERT INTO information_schema.TABLES VALUES "
-                                 "('def', ?, ?, 'BASE TABLE', 'InnoDB', ?)", (name, table, count))
-                    for pos, col in enumerate(schema.introspect(db, table).columns, start=1):
+                                 "('def', ?, ?, 'BASE TABLE', 'InnoDB', ?, ?, ?)", (name, table, count, data, index))
+                    for pos, col in enumerate(shape.columns, start=1):
                         conn.execute("INSERT INTO information_schema.COLUMNS VALUES "
                                      "('def', ?, ?, ?, ?, ?, ?, ?, ?)",
                                      (name, table, col.name, pos, col.default,

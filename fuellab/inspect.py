@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from fuellab import traffic
@@ -42,6 +42,10 @@ def summary(lab: Lab) -> dict[str, Any]:
         "vm_outage_s": {vm: round(s, 3) for vm, s in sorted(outages.items())},
         "vms_unreachable": sorted(still_open),
         "tenant_writes": sum(1 for e in ledger if e["kind"] == "tenant_write"),
+        # which env accepted them (original and seed share the VIP), and what was lost where
+        "tenant_writes_by_env": dict(sorted(Counter(str(e.get("env")) for e in ledger
+                                                    if e["kind"] == "tenant_write").items())),
+        "lost_write_ids": sorted({e["id"] for e in ledger if e["kind"] == "lost_write"}),
         "live_migrations": {status: sum(1 for e in ledger if e["kind"] == "live_migration"
                                         and e.get("status") == status) for status in ("completed", "failed")},
         "events": len(ledger),

@@ -212,6 +212,7 @@ def boot(world: World, node: Node) -> None:
     node.jobs += [f"ceph-osd id={i}" for i in _osd_ids(world, node)]
     node.jobs += [f"ceph-mon id={m}" for m in _mon_ids(world, node)]
     node.booted_at = world.clock.now()
+    node.started = {}
     world.changed()
 
 

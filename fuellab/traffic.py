@@ -16,11 +16,14 @@ maintenance, connection refused) is not a write; `api_writes {vip, accepted}`
 marks when the API starts or stops accepting them.
 
 Lost writes (`audit_lost_writes`): for an upgrade pair (original O, seed S),
-once S has accepted a tenant write (it serves), every resource whose last
-accepted write went to O must be in S's database as that write left it
-(created -> present, deleted -> absent). Each one that is not is a lost write,
-recorded once as `lost_write`. A dump taken while O still accepted writes
-loses exactly the writes made after it.
+once S has accepted a tenant write, the env that accepted the latest one
+serves (S after the switch-over; O again after a rollback). Every resource
+whose last accepted write went to the other env must be in the serving env's
+database as that write left it (created -> present, deleted -> absent). Each
+one that is not is a lost write, recorded once as `lost_write` (`env`: where
+it was accepted, `lost_in`: the serving env). A dump taken while O still
+accepted writes loses exactly the writes made after it; a rollback loses the
+writes S accepted.
 """
 
 from __future__ import annotations
@@ -250,21 +253,24 @@ def _pairs(lab: Lab) -> list[tuple[int, int]]:
 def audit_lost_writes(lab: Lab) -> int:
     """Record the lost writes found now (each once); how many the ledger holds in all."""
     world = lab.world
-    recorded = {(e.get("seed"), e.get("table"), e.get("id")) for e in world.ledger if e["kind"] == "lost_write"}
+    recorded = {(e.get("lost_in", e.get("seed")), e.get("table"), e.get("id")) for e in world.ledger
+                if e["kind"] == "lost_write"}
     for orig, seed in _pairs(lab):
         writes = [e for e in world.ledger if e["kind"] == "tenant_write" and e.get("env") in (orig, seed)]
         if not any(e.get("env") == seed for e in writes):
             continue  # the seed does not serve yet
+        serving = writes[-1]["env"]
         last: dict[tuple[str, str], dict[str, Any]] = {}
         for entry in writes:
             last[(entry["table"], entry["id"])] = entry
         for (table, key), entry in last.items():
-            if entry.get("env") != orig or (seed, table, key) in recorded:
+            if entry.get("env") == serving or (serving, table, key) in recorded:
                 continue
-            present = resource_exists(lab, seed, key)
+            present = resource_exists(lab, serving, key)
             if present is None or present == (entry.get("op") == "create"):
                 continue
-            world.record("lost_write", env=orig, seed=seed, service=entry.get("service"), table=table,
-                         id=key, op=entry.get("op"), accepted_at=entry.get("at"))
-            recorded.add((seed, table, key))
+            world.record("lost_write", env=entry.get("env"), seed=seed, lost_in=serving,
+                         service=entry.get("service"), table=table, id=key, op=entry.get("op"),
+                         accepted_at=entry.get("at"))
+            recorded.add((serving, table, key))
     return sum(1 for e in world.ledger if e["kind"] == "lost_write")

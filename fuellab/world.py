@@ -149,6 +149,9 @@ class Node:
     jobs: list[str] = field(default_factory=list)  # upstart jobs started by hand or at boot
     mounts: dict[str, str] = field(default_factory=dict)  # mount point -> "disks/<dev>/<volume>"
     booted_at: float = 0.0  # lab time of the last boot
+    # Upstart jobs (started) by hand since boot: job -> lab time of its last start or restart. A
+    # restarted daemon is a new process (start time, pid) that read its configuration anew.
+    started: dict[str, float] = field(default_factory=dict)
     # Running libvirt guests (fuellab.dataplane): domain name -> {"uuid", "state", "since"}.
     # Runtime state: a host that goes down or is re-provisioned loses them.
     domains: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -4,6 +4,7 @@
     octane ... upgrade-env ENV [NODE...]
     octane ... upgrade-db SEED | upgrade-ceph SEED | upgrade-control SEED
     octane ... upgrade-node SEED [NODE...]      (default: every compute and OSD node left)
+    octane ... cleanup-env SEED | cleanup-fuel [--env ENV]   (stage 7: its env half, then its master half)
     octane ... validate [STAGE] [--env ENV]     (default: every stage that ran)
     octane ... status [--env ENV]
     (and the commands of `runbook.commands`)
@@ -44,7 +45,11 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "upgrade-ceph": (("stage4_upgrade_ceph",), "seed"),
     "upgrade-control": (("stage5_upgrade_control",), "seed"),
     "upgrade-node": (("stage6_upgrade_nodes",), "seed"),
+    "cleanup-env": (("stage7_cleanup",), "seed"),
+    "cleanup-fuel": (("stage7_cleanup",), None),
 }
+# The two spec commands of stage 7 run its two halves (runbook.procedure.cleanup).
+CLEANUP_PARTS = {"cleanup-env": "env", "cleanup-fuel": "fuel"}
 
 
 class UsageError(OctaneError):
@@ -135,6 +140,17 @@ def check_upgradable_nodes(nodes: Sequence[int], env: int, seed: int, fuel_nodes
                          "name compute or ceph-osd nodes of the original env (fuel2 node list), or none for all")
 
 
+def check_cleanup_env_done(journal: Any) -> None:
+    """cleanup-fuel reverts the master last: refused until cleanup-env completed for the env."""
+    from runbook.procedure import cleanup
+
+    steps = journal.stage_record(cleanup.STAGE).get("steps", {})
+    if steps.get(cleanup.ENV_DONE, {}).get("status") != "done":
+        seed = journal.facts().get("seed_env_id", "SEED")
+        raise UsageError(f"cleanup-env has not completed for env {journal.env_id}: cleanup-fuel comes after it",
+                         f"run `octane cleanup-env {seed}` first")
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -180,6 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("seed", type=int, metavar="SEED")
     p.add_argument("nodes", type=int, nargs="*", metavar="NODE",
                    help="computes and OSD nodes (Fuel ids) to upgrade now (default: every one left)")
+    p = sub.add_parser("cleanup-env", help="remove the original's services, agents and the RPC pin from the seed "
+                                           "(stage 7, first half)")
+    p.add_argument("seed", type=int, metavar="SEED")
+    p = sub.add_parser("cleanup-fuel", help="revert the Fuel master's preparation, keep the dumps (stage 7, end)")
+    p.add_argument("--env", type=int, help="the original env (default: `env` in the target)")
     p = sub.add_parser("validate", help="re-run a stage's assertions (or every stage's) without acting")
     p.add_argument("stage", nargs="?", choices=stage_names(), metavar="STAGE")
     p.add_argument("--env", type=int)
@@ -237,8 +258,16 @@ def dispatch(args: argparse.Namespace) -> int:
     else:
         env = args.env or target.env
         check_original(env, target.journal_dir, envs)
+    if args.command in CLEANUP_PARTS:
+        if args.command == "cleanup-fuel":
+            check_cleanup_env_done(Journal.open(target.journal_dir, env))
+        extra = ["--cleanup-part", CLEANUP_PARTS[args.command]]
     return run_stages([str(stage_file(s)) for s in stages], target_file, env, args.reports, args.command, extra)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m runbook.cli`: run the importable module's main, so that the UsageError the subcommands
+    # (runbook.commands) import from runbook.cli is the class main catches (exit 2), not a __main__ twin.
+    from runbook.cli import main as _main
+
+    sys.exit(_main())

@@ -63,3 +63,7 @@ class PreflightError(OctaneError):
 
 class MonitorError(OctaneError):
     """The workload monitor cannot start, stop or report."""
+
+
+class ReportError(OctaneError):
+    """A report cannot be built: its inputs are missing or malformed, or a tool it needs failed."""

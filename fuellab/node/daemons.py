@@ -213,9 +213,15 @@ def _stable(node: Node, key: str, low: int, span: int) -> int:
     return low + zlib.crc32(f"{node.id}:{key}".encode()) % span
 
 
-def _started(lab: Lab, node: Node, job: str) -> float:
-    """Boot time, or the last restart pacemaker recorded for the resource that runs the job."""
-    started = node.booted_at
+def _by_hand(node: Node, job: str) -> float | None:
+    """When `start`/`restart` last started the job (instance key) since boot; None: not since boot."""
+    when = node.started.get(job)
+    return when if when is not None and when >= node.booted_at else None
+
+
+def _started(lab: Lab, node: Node, job: str, key: str) -> float:
+    """Boot time, or the last (re)start by hand or by pacemaker (for the resource that runs the job)."""
+    started = max(node.booted_at, _by_hand(node, key) or 0.0)
     if node.cluster is not None and node.cluster in lab.world.clusters:
         cluster = lab.world.clusters[node.cluster]
         restarts = cluster.pacemaker.get("restarts", {})
@@ -236,9 +242,11 @@ def processes(lab: Lab, node: Node) -> list[Process]:
     used = {1}
     for job in sorted(services.running_jobs(world, node)):
         name, instance = _job_and_instance(job)
-        started = _started(lab, node, name)
+        started = _started(lab, node, name, job)
+        restarted = _by_hand(node, job)
         for i, proc in enumerate(daemon_of(lab, node, name).procs):
-            pid = _stable(node, f"{job}#{i}", 600, 32000)
+            # A process started again is a new one: another pid.
+            pid = _stable(node, f"{job}#{i}" + (f"@{restarted}" if restarted is not None else ""), 600, 32000)
             while pid in used:
                 pid += 1
             used.add(pid)

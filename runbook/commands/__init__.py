@@ -6,4 +6,4 @@ failed, 2 bad input through `runbook.cli.UsageError`). `runbook.cli` imports
 the modules listed in `MODULES`, in that order (the order of `octane --help`).
 """
 
-MODULES = ("status",)
+MODULES = ("plan", "status", "monitor", "report", "rollback")

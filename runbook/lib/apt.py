@@ -43,15 +43,29 @@ def add_source(pool: SSHPool, node: str, name: str, line: str) -> bool:
     return True
 
 
+def remove_source(pool: SSHPool, node: str, name: str) -> bool:
+    """Remove `sources.list.d/<name>.list`; False when there was none."""
+    if "/" in name or not name:
+        raise OctaneError(f"{name!r} is not a plain sources.list.d file name", "pass a name without '/'")
+    path = shlex.quote(posixpath.join(SOURCES_D, f"{name}.list"))
+    if not pool.run(node, f"test -f {path}", timeout=TIMEOUT).ok:
+        return False
+    pool.check(node, f"rm -f {path}", timeout=TIMEOUT, fix=f"remove {path} on {node} by hand")
+    return True
+
+
 def update(pool: SSHPool, node: str, *, timeout: float = INSTALL_TIMEOUT) -> None:
     pool.check(node, "apt-get update", timeout=timeout, fix=FIX_APT)
 
 
 def install(pool: SSHPool, node: str, names: list[str] | tuple[str, ...], *,
-            timeout: float = INSTALL_TIMEOUT) -> str:
-    """`apt-get install -y` the candidates of `names`, configuration files kept; apt's output."""
+            timeout: float = INSTALL_TIMEOUT, downgrade: bool = False) -> str:
+    """`apt-get install -y` the candidates of `names` (or `name=version`), configuration files kept;
+    apt's output. `downgrade`: an older version than the installed one is wanted (a rollback), which
+    apt 1.0 does only with --force-yes."""
     if not names:
         return ""
     quoted = " ".join(shlex.quote(n) for n in names)
-    return pool.check(node, f"apt-get install -y -o Dpkg::Options::=--force-confold {quoted}",
+    force = " --force-yes" if downgrade else ""
+    return pool.check(node, f"apt-get install -y{force} -o Dpkg::Options::=--force-confold {quoted}",
                       timeout=timeout, fix=FIX_APT).stdout

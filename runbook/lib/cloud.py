@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import openstack
 import openstack.config
+import requests
 from keystoneauth1 import exceptions as ka_exc
 from openstack import exceptions as os_exc
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import retry_if_exception_type, stop_after_delay, wait_exponential
 
 from runbook import redact
 from runbook.errors import CloudError, ConfigError, RemoteTimeout, UnreachableError
+from runbook.lib import waits
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -97,6 +99,11 @@ def call(conn: Connection, what: str, fn: Callable[[], T]) -> T:
                          + f": {detail}",
                          "check the service on the controllers (its log and `haproxy` backend), then retry") \
             from None
+    except requests.exceptions.JSONDecodeError:
+        # A body that is not JSON (HAProxy's 503 page while an API is in maintenance or its
+        # backend is down) reaches openstacksdk's decoder, not its HTTP error handling.
+        raise CloudError(f"{_where(conn)}: {what}: the API answered with a body that is not JSON",
+                         "check the service's `haproxy` backend and the service's log, then retry") from None
 
 
 def _listed(conn: Connection, what: str, items: Callable[[], Iterable[Any]],
@@ -314,6 +321,18 @@ def network_agents(conn: Connection, host: str | None = None) -> list[Record]:
         "admin_state_up": bool(a.is_admin_state_up)})
 
 
+def delete_compute_service(conn: Connection, service_id: Any) -> None:
+    """`nova service-delete`: the service row goes (with a nova-compute's compute node); one already
+    gone is fine. A service whose daemon still runs registers again at its next report."""
+    call(conn, f"DELETE os-services/{service_id}", lambda: conn.compute.delete_service(service_id,
+                                                                                       ignore_missing=True))
+
+
+def delete_network_agent(conn: Connection, agent_id: str) -> None:
+    """`neutron agent-delete` (its router and network bindings go with it); one already gone is fine."""
+    call(conn, f"DELETE v2.0/agents/{agent_id}", lambda: conn.network.delete_agent(agent_id, ignore_missing=True))
+
+
 def router_hosts(conn: Connection, router_id: str) -> list[str]:
     """The ids of the L3 agents hosting a router."""
     return sorted(call(conn, f"GET v2.0/routers/{router_id}/l3-agents",
@@ -430,11 +449,12 @@ class _NotYet(Exception):
     """A wait's condition does not hold yet (retried until the deadline)."""
 
 
-def _wait(probe: Callable[[], T], timeout: float, poll: float) -> T:
+def _wait(what: str, probe: Callable[[], T], timeout: float, poll: float) -> T:
     """`probe()` until it stops raising _NotYet; its last _NotYet once `timeout` seconds passed.
     Polls back off from 0.1 s to `poll`: a quick operation is seen at once, a long one costs few GETs."""
-    return Retrying(stop=stop_after_delay(timeout), wait=wait_exponential(multiplier=0.1, min=0.1, max=poll),
-                    retry=retry_if_exception_type(_NotYet), reraise=True)(probe)
+    return waits.retrying(what, stop=stop_after_delay(timeout),
+                          wait=wait_exponential(multiplier=0.1, min=0.1, max=poll),
+                          retry=retry_if_exception_type(_NotYet), reraise=True)(probe)
 
 
 def wait_migrated(conn: Connection, server_id: str, source: str, timeout: float,
@@ -461,7 +481,7 @@ def wait_migrated(conn: Connection, server_id: str, source: str, timeout: float,
         return found
 
     try:
-        return _wait(probe, timeout, poll)
+        return _wait(f"VM {server_id} to leave {source}", probe, timeout, poll)
     except _NotYet as exc:
         raise RemoteTimeout(f"{_where(conn)}: {exc} after {timeout:g} s",
                             "look at the migration with `nova migration-list`; wait longer or abort it") from None
@@ -481,7 +501,7 @@ def wait_host_empty(conn: Connection, host: str, timeout: float, poll: float = D
                           + ", ".join(f"{s['id']} ({s['status']})" for s in left[:10]))
 
     try:
-        _wait(probe, timeout, poll)
+        _wait(f"{host} to host no server", probe, timeout, poll)
     except _NotYet as exc:
         raise RemoteTimeout(f"{_where(conn)}: {exc} after {timeout:g} s",
                             "migrate them away (or delete them), then re-run") from None

@@ -56,6 +56,20 @@ def row_counts(pool: SSHPool, node: str, db: str) -> dict[str, int]:
     return {name: int(count) for name, count in query(pool, node, sql)}
 
 
+def sizes(pool: SSHPool, node: str, dbs: list[str]) -> dict[str, dict[str, int]]:
+    """{db: {"tables", "rows", "bytes"}} from information_schema: InnoDB's own estimates (rows
+    approximate, bytes = data + index pages), read without scanning a table; for planning, not
+    for proving (row_counts does that)."""
+    if not dbs:
+        return {}
+    names = ", ".join(f"'{_ident(name)[1:-1]}'" for name in dbs)
+    sql = ("SELECT TABLE_SCHEMA, COUNT(*), COALESCE(SUM(TABLE_ROWS), 0), "
+           "COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES "
+           f"WHERE TABLE_SCHEMA IN ({names}) GROUP BY TABLE_SCHEMA")
+    return {row[0]: {"tables": int(row[1]), "rows": int(row[2]), "bytes": int(row[3])}
+            for row in query(pool, node, sql)}
+
+
 def set_read_only(pool: SSHPool, node: str, on: bool) -> None:
     query(pool, node, f"SET GLOBAL read_only={'ON' if on else 'OFF'}")
 

@@ -39,10 +39,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import requests
 import yaml
 from requests.adapters import HTTPAdapter
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+from tenacity import RetryError, retry_if_result, stop_after_delay, wait_fixed
 
 from runbook import redact
 from runbook.errors import FuelError, RemoteTimeout, UnreachableError
+from runbook.lib import waits
 
 if TYPE_CHECKING:
     from runbook.config import Target
@@ -506,7 +507,7 @@ class FuelClient:
                 log.debug("polling %s: %s", what, exc)
                 return None
 
-        retrying = Retrying(stop=stop_after_delay(timeout),
+        retrying = waits.retrying(what, detail=state, stop=stop_after_delay(timeout),
                             wait=wait_fixed(self.poll_interval if poll is None else poll),
                             retry=retry_if_result(lambda result: result is None))
         try:
@@ -516,8 +517,10 @@ class FuelClient:
             raise RemoteTimeout(f"{self.where}: waited {timeout:g} s for {what}; {detail}", fix) from None
 
     def wait_task(self, task_id: int, timeout: float, *, nodes: Iterable[int] = (),
-                  poll: float | None = None, offline_grace: float | None = None) -> dict[str, Any]:
-        """Wait for a task to be ready; FuelError when it ends in error or a watched node stays offline."""
+                  poll: float | None = None, offline_grace: float | None = None,
+                  on_poll: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Wait for a task to be ready; FuelError when it ends in error or a watched node stays offline.
+        `on_poll(task)` sees each reading (a caller journaling the progress of a long wait)."""
         watch = sorted(set(nodes))
         offline = _OfflineWatch(self.offline_grace if offline_grace is None else offline_grace)
         seen: dict[str, Any] = {}
@@ -525,6 +528,8 @@ class FuelClient:
         def probe() -> dict[str, Any] | None:
             task = self.task(task_id)
             seen.update(task)
+            if on_poll is not None:
+                on_poll(task)
             if task["status"] == "ready":
                 return task
             if task["status"] == "error":
@@ -541,7 +546,8 @@ class FuelClient:
             return (f"task {task_id} ({seen.get('name')}) is {seen.get('status')} "
                     f"at {seen.get('progress')}%") if seen else "the task was never read"
 
-        return self._until(f"task {task_id}", timeout, probe, state,
+        where = f" on node(s) {', '.join(map(str, watch))}" if watch else ""
+        return self._until(f"task {task_id}{where}", timeout, probe, state,
                            "look at the task on the master (`fuel2 task show "
                            f"{task_id}`); wait longer or fix what holds it", poll)
 

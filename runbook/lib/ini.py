@@ -70,3 +70,27 @@ def set_options(text: str, values: dict[str, dict[str, str]]) -> str:
         for key, value in settings.items():
             lines = _set_one(lines, section, key, str(value))
     return "".join(lines)
+
+
+def remove_options(text: str, names: dict[str, list[str]]) -> str:
+    """The text without the options `names[section]`; a section left with no line but blank ones goes
+    too (its header would only say that something was once there). Everything else as it was."""
+    lines = text.splitlines(keepends=True)
+    removed = False
+    for section, keys in names.items():
+        span = _section_spans(lines).get(section)
+        if span is None:
+            continue
+        first, end = span
+        kept = [line for line in lines[first + 1:end]
+                if not ((found := _OPTION.match(line)) and found.group(1).strip() in keys)]
+        if len(kept) == end - first - 1:
+            continue
+        removed = True
+        body = [lines[first], *kept] if any(line.strip() for line in kept) else []
+        lines = [*lines[:first], *body, *lines[end:]]
+    if not removed:
+        return text
+    while lines and not lines[-1].strip():  # the blank lines a removed last section leaves
+        lines.pop()
+    return "".join(lines) + ("\n" if lines and not lines[-1].endswith("\n") else "")

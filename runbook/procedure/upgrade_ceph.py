@@ -47,11 +47,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+from tenacity import retry_if_exception_type, stop_after_delay, wait_fixed
 
 from runbook.errors import JournalError, OctaneError, RemoteError
 from runbook.journal import Stage
-from runbook.lib import ceph
+from runbook.lib import ceph, waits
 from runbook.lib.ssh import local_sha256
 from runbook.procedure import preflight, prepare
 from runbook.procedure.context import Context
@@ -480,8 +480,9 @@ def wait_seed_quorum(ctx: Context, seeds: list[str], fsid: str, wanted: dict[str
            "controllers (a store refused for its fsid, a wrong monmap or keyring), fix it, then run "
            "upgrade-ceph again")
     try:
-        return Retrying(stop=stop_after_delay(QUORUM_TIMEOUT), wait=wait_fixed(QUORUM_POLL),
-                        retry=retry_if_exception_type(_NotYet), reraise=True)(attempt)
+        return waits.retrying(f"a quorum of {', '.join(seeds)} with fsid {fsid}",
+                              stop=stop_after_delay(QUORUM_TIMEOUT), wait=wait_fixed(QUORUM_POLL),
+                              retry=retry_if_exception_type(_NotYet), reraise=True)(attempt)
     except _Fatal as exc:
         raise UpgradeCephError(f"the seed's monitors cannot form a quorum of the original cluster: {exc}",
                                fix) from None

@@ -17,25 +17,38 @@ stage moves the wires, then the computes.
    the computes are in, so a rollback loses none; only the admin-only L3 agent
    scheduler calls pass, for the router moves; written now, loaded when its
    HAProxy starts), `rpc pin on seed controllers` (`[upgrade_levels]
-   compute=juno` in their nova.conf, before their nova services start), `stop
-   seed cluster` (`pcs cluster stop --all`), `stop original cluster` (`pcs
-   cluster kill` on each original controller), `unplug original` (their
-   br-mgmt/br-ex patch ports deleted, each removal journaled at once in the
-   fact `orig_unplugged`), `plug seed` (the GRE tunnels deleted, journaled in
-   `seed_overlay`, and the patch ports added), `start seed cluster`, `start
-   seed services` (those stage 3 stopped, from its fact), then checks that wait
-   with deadlines (and stop at once on what waiting cannot mend): `addresses
-   answered by the seed` (ARP from the seed controllers and the computes: every
-   VIP and original controller address answered by seed controllers only),
-   `seed APIs answer`, `ceph on the seed monitors` (quorum, the original fsid,
-   HEALTH_OK, the baseline's OSDs up and in), `move routers` (from the
-   original's L3 agents to the seed's live ones, least loaded first), `data
-   plane` (every baseline VM answers on its floating IP).
+   compute=juno` in their nova.conf, before their nova services start).
+   Then, still isolated, what makes the cut short (the tenants' VMs answer
+   from the original's kill until the seed's L3 agents run with their routers):
+   `seed L3 agents registered` (neutron-server and the L3 agents started on the
+   seed so the agents register in its DB, hosting nothing yet, then the L3
+   agents stopped again), `routers bound to the seed's L3 agents` (in the
+   seed's neutron DB, least loaded first, while those agents are stopped: they
+   host them from their first start after the cut; the seed's API is not
+   reachable before the cut, and a seed router running next to the original's
+   would answer the tenant gateways twice on br-prv), `seed overlay recorded`
+   (its GRE tunnels journaled in `seed_overlay` for a rollback).
+   The cut, as short as the journal allows: `stop seed cluster` (`pcs cluster
+   stop --all`), `stop original cluster` (`pcs cluster kill` on each original
+   controller), `unplug original` (their br-mgmt/br-ex patch ports deleted,
+   each removal journaled at once in the fact `orig_unplugged`), `plug seed`
+   (the GRE tunnels deleted and the patch ports added), `start seed cluster`,
+   `start seed services` (those stage 3 stopped, from its fact, the OVS and L3
+   agents first: the VMs answer again here), then checks that wait with
+   deadlines, polling soon then less often (and stop at once on what waiting
+   cannot mend): `addresses answered by the seed` (ARP from the seed
+   controllers and the computes: every VIP and original controller address
+   answered by seed controllers only), `seed APIs answer`, `ceph on the seed
+   monitors` (quorum, the original fsid, HEALTH_OK, the baseline's OSDs up and
+   in), `move routers` (through the API, any router still not on a live seed
+   agent: nothing after the binding; the safety net), `data plane` (every
+   baseline VM answers on its floating IP).
    Any failure here puts the original back in service (`rollback #N`: the seed
-   unplugged, its overlay and own cluster back; the original re-plugged, `pcs
-   cluster start`, MySQL read_only again, as mysqld restarted without it: it
-   stays frozen, so nothing written since the dump can be lost), journals it in
-   the fact `control_rollbacks` and says so. A re-run then switches over anew as
+   unplugged, its overlay and own cluster back with the services stage 3 had
+   stopped stopped again; the original re-plugged, `pcs cluster start`, MySQL
+   read_only again, as mysqld restarted without it: it stays frozen, so nothing
+   written since the dump can be lost), journals it in the fact
+   `control_rollbacks` and says so. A re-run then switches over anew as
    attempt N+1 (its steps are named `... #N+1`).
 3. The computes, once the seed serves. This is the point of no return: a Kilo
    nova-compute cannot go back under the Juno control plane, so a failure from
@@ -64,12 +77,24 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+from tenacity import RetryError, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from runbook import redact
 from runbook.errors import JournalError, OctaneError
 from runbook.journal import Stage
-from runbook.lib import apt, ceph, cloud, db, haproxy, ini, network, pacemaker, upstart
+from runbook.lib import (
+    apt,
+    ceph,
+    cloud,
+    db,
+    haproxy,
+    ini,
+    network,
+    neutrondb,
+    pacemaker,
+    upstart,
+    waits,
+)
 from runbook.plugins.path_61_70 import TO_VERSION
 from runbook.procedure import dbcopy, fuelstate, preflight, upgrade_ceph, upgrade_db, upgrade_env
 from runbook.procedure.context import Context
@@ -108,19 +133,24 @@ REPO_PORT = 8080  # the Fuel master's repositories: http://<master>:8080/<releas
 SEED_AGENTS = ("neutron-l3-agent", "neutron-dhcp-agent", "neutron-metadata-agent", "neutron-openvswitch-agent")
 COMPUTE_AGENT = "neutron-openvswitch-agent"
 L3_AGENT = "neutron-l3-agent"
+NEUTRON_SERVER = "neutron-server"
+# What the data plane needs on the seed, started first after the cut: the OVS agent wires the L3 agent's ports.
+DATA_PLANE_JOBS = ("neutron-plugin-openvswitch-agent", L3_AGENT)
 # Non-GET calls the seed's read-only maintenance still lets through: the L3 agent scheduler's, which
 # neutron's policy keeps admin-only, so the routers can move while tenants cannot write.
 MAINTENANCE_ALLOW = ("/l3-routers",)
 
 CLUSTER_TIMEOUT = 600.0  # seconds for a pacemaker cluster to form (and Galera to sync) after `pcs cluster start`
 SERVICES_TIMEOUT = 600.0  # seconds for the seed's services to run after they were started
+REGISTER_TIMEOUT = 300.0  # seconds for the seed's L3 agents to register in its neutron DB
 ADDRESS_TIMEOUT = 300.0  # seconds for the VIPs to move (pacemaker places them)
 API_TIMEOUT = 600.0  # seconds for the seed's APIs to answer
 CEPH_TIMEOUT = 900.0  # seconds for the OSDs to rejoin and the PGs to be active+clean
 DATAPLANE_TIMEOUT = 300.0  # seconds for every baseline VM to answer on its floating IP
 COMPUTE_TIMEOUT = 600.0  # seconds for the computes to report in the new control plane
 WRITE_TIMEOUT = 300.0  # seconds for HAProxy to take writes again
-POLL = 2.0
+POLL = 2.0  # seconds between two looks of a wait, at most
+FIRST_POLL = 0.05  # the first looks come sooner (doubling up to POLL): inside the cut, every wait is outage
 PROBE_TIMEOUT = 2.0  # seconds for one TCP probe of a VM
 
 Hook = Callable[[str, Any], Any]
@@ -249,8 +279,9 @@ def wait_until(what: str, problems: Callable[[], list[str]], timeout: float, fix
             raise _NotYet("; ".join(last))
 
     try:
-        Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(POLL), retry=retry_if_exception_type(_NotYet),
-                 reraise=False)(attempt)
+        waits.retrying(what, stop=stop_after_delay(timeout),
+                       wait=wait_exponential(multiplier=FIRST_POLL, max=POLL),
+                       retry=retry_if_exception_type(_NotYet), reraise=False)(attempt)
     except RetryError:
         raise UpgradeControlError(f"{what} not reached within {timeout:g} s: " + "; ".join(last[:10]), fix) from None
 
@@ -569,6 +600,75 @@ def pin_seed(ctx: Context, seeds: list[str]) -> dict[str, Any]:
     return {"restarted": seen.results}
 
 
+def l3_resource(ctx: Context, node: str) -> str:
+    """The pacemaker resource (its clone, by Fuel's naming `clone_p_neutron-l3-agent`) that runs the
+    L3 agents on the controllers of the cluster `node` belongs to."""
+    status = pacemaker.status(ctx.pool, node)
+    primitive = next((name for name in sorted(status["resources"]) if name.endswith(L3_AGENT)), None)
+    if primitive is None:
+        raise UpgradeControlError(f"the pacemaker cluster of {node} has no resource running {L3_AGENT}",
+                                  "check the seed's deployment (crm configure show)")
+    return status["clones"].get(primitive, primitive)
+
+
+def _l3_running(ctx: Context, seeds: list[str]) -> list[str]:
+    seen = ctx.pool.fan_out(seeds, lambda node: upstart.jobs(ctx.pool, node))
+    _raise_fan_out(seen.errors, "listing the seed's jobs")
+    return [node for node in seeds if seen.results[node].get(L3_AGENT)]
+
+
+def register_seed_l3_agents(ctx: Context, seeds: list[str]) -> dict[str, Any]:
+    """Each seed controller's L3 agent registered in the seed's neutron DB, then stopped again; done while
+    the seed is isolated, so its routers can be bound to them before the cut (`bind_routers`).
+
+    The restored dump lists only the original's agents; an agent registers through neutron-server when it
+    first runs. Started now, it hosts nothing: every router is bound to an original agent, and Kilo
+    schedules only routers bound to none. Stopped again before the bindings change, it hosts them from its
+    first start after the cut (br-prv is not isolated: a seed router running next to the original's
+    would answer the tenants' gateway addresses twice)."""
+    known = neutrondb.l3_agents(ctx.pool, seeds[0], seeds)
+    started = []
+    if set(known.values()) != set(seeds):
+        for node in seeds:  # agents report their state to neutron-server, which writes their rows
+            upstart.start(ctx.pool, node, NEUTRON_SERVER)
+        resource = l3_resource(ctx, seeds[0])
+        pacemaker.resource_start(ctx.pool, seeds[0], resource)
+        started.append(resource)
+
+        def unregistered() -> list[str]:
+            known.clear()
+            known.update(neutrondb.l3_agents(ctx.pool, seeds[0], seeds))
+            return [f"{node}: no L3 agent registered" for node in seeds if node not in known.values()]
+
+        wait_until("the seed's L3 agents registered", unregistered, REGISTER_TIMEOUT,
+                   "read neutron-l3-agent's and neutron-server's logs on the seed controllers named")
+        pacemaker.resource_stop(ctx.pool, seeds[0], resource)
+    wait_until("the seed's L3 agents stopped", lambda: [f"{n} runs {L3_AGENT}" for n in _l3_running(ctx, seeds)],
+               SERVICES_TIMEOUT, f"stop {L3_AGENT} by hand (crm resource stop), then re-run")
+    return {"agents": known, "started and stopped": started}
+
+
+def bind_routers(ctx: Context, seeds: list[str], agents: dict[str, str]) -> list[dict[str, Any]]:
+    """Every router bound, in the seed's neutron DB, to a seed L3 agent (`agents`: id -> host; least loaded
+    first) while those agents are stopped: they host their routers as soon as they start after the cut,
+    and the VMs answer again without waiting for the seed's API. The original's own DB is not touched, so
+    a rollback puts the original back with its bindings as they were."""
+    running = _l3_running(ctx, seeds)
+    if running:
+        raise UpgradeControlError(f"{L3_AGENT} runs on {', '.join(running)}: it would not see its new routers",
+                                  f"stop it (crm resource stop {l3_resource(ctx, seeds[0])}), then re-run")
+    hosting = neutrondb.router_bindings(ctx.pool, seeds[0])
+    moves = plan_routers(hosting, list(agents))
+    neutrondb.rebind(ctx.pool, seeds[0], moves)
+    after = neutrondb.router_bindings(ctx.pool, seeds[0])
+    left = [router for router, ids in after.items() if not set(ids) & set(agents)]
+    if left:
+        raise UpgradeControlError(f"routers not bound to a seed L3 agent after the rebind: {left}",
+                                  "read the seed's neutron.routerl3agentbindings (mysql on a seed controller)")
+    return [{"router": router, "from agents": hosting[router], "to": agents[target]}
+            for router, target in moves.items()]
+
+
 def stop_seed_cluster(ctx: Context, seeds: list[str]) -> dict[str, Any]:
     """The seed's pacemaker stopped everywhere: its members must not fence or split while its overlay
     goes and its wires come."""
@@ -608,6 +708,13 @@ def _remember(ctx: Context, key: str, node: str, records: list[dict[str, Any]]) 
         ctx.journal.fact(key, known)
 
 
+def _still_wired(ctx: Context, nodes: list[str]) -> list[str]:
+    seen = ctx.pool.fan_out(nodes, lambda node: network.ovs_ports(ctx.pool, node))
+    _raise_fan_out(seen.errors, "reading OVS on the original")
+    return [f"{node} is still on the wire ({p['bridge']}<->{p['peer_bridge']})" for node in nodes
+            for bridge in BRIDGES for p in network.patches(seen.results[node], bridge)]
+
+
 def unplug_original(ctx: Context, originals: list[str]) -> dict[str, Any]:
     """Each original controller's br-mgmt/br-ex patch ports deleted; what was removed journaled at once."""
     def one(node: str) -> list[dict[str, Any]]:
@@ -617,20 +724,40 @@ def unplug_original(ctx: Context, originals: list[str]) -> dict[str, Any]:
 
     seen = ctx.pool.fan_out(originals, one)
     _raise_fan_out(seen.errors, "unplugging the original")
-    state = original_state(ctx, originals)
-    wired = [p for p in state["problems"] if "on the wire" in p]
+    wired = _still_wired(ctx, originals)  # before the seed takes their addresses (kill_original saw the jobs stop)
     if wired:
         raise UpgradeControlError("; ".join(wired), "delete those patch ports by hand (ovs-vsctl del-port), then re-run")
     return {node: [f"{p['bridge']}<->{p['peer_bridge']}" for p in seen.results[node]] for node in originals}
 
 
+def _overlay_of(ports: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [{"bridge": bridge, **port} for bridge in BRIDGES for port in network.gre_ports(ports, bridge)]
+
+
+def record_overlay(ctx: Context, seeds: list[str]) -> dict[str, list[str]]:
+    """Each seed controller's GRE tunnels of br-mgmt/br-ex journaled (fact `seed_overlay`, what a rollback
+    puts back) before the cut, in one write: inside the cut `plug_seed` then deletes them at once."""
+    seen = ctx.pool.fan_out(seeds, lambda node: _overlay_of(network.ovs_ports(ctx.pool, node)))
+    _raise_fan_out(seen.errors, "reading the seed's overlay")
+    with _facts_lock:
+        known = dict(_optional_fact(ctx, OVERLAY_FACT, {}))
+        for node in seeds:
+            mine = list(known.get(node, []))
+            known[node] = mine + [g for g in seen.results[node] if g not in mine]
+        ctx.journal.fact(OVERLAY_FACT, known)
+    return {node: [g["port"] for g in known[node]] for node in seeds}
+
+
 def plug_seed(ctx: Context, seeds: list[str], plugs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """On each seed controller: the GRE tunnels of br-mgmt/br-ex deleted (journaled first), the patch ports
-    of Nailgun's default network scheme added."""
+    """On each seed controller: the GRE tunnels of br-mgmt/br-ex deleted (journaled first: by
+    `record_overlay`, else here), the patch ports of Nailgun's default network scheme added."""
+    recorded = dict(_optional_fact(ctx, OVERLAY_FACT, {}))
+
     def one(node: str) -> dict[str, Any]:
-        ports = network.ovs_ports(ctx.pool, node)
-        gre = [{"bridge": bridge, **port} for bridge in BRIDGES for port in network.gre_ports(ports, bridge)]
-        _remember(ctx, OVERLAY_FACT, node, gre)
+        gre = recorded.get(node)
+        if not gre:  # not recorded before the cut: read it and journal it before deleting anything
+            gre = _overlay_of(network.ovs_ports(ctx.pool, node))
+            _remember(ctx, OVERLAY_FACT, node, gre)
         network.delete_ports(ctx.pool, node, gre)
         network.plug(ctx.pool, node, plugs[node])
         return {"gre deleted": [g["port"] for g in gre],
@@ -648,9 +775,19 @@ def start_seed_cluster(ctx: Context, seeds: list[str]) -> dict[str, Any]:
     return {"members": seeds}
 
 
+def data_plane_first(resources: list[str]) -> list[str]:
+    """Pacemaker resources in the order to start them: those running DATA_PLANE_JOBS first, in that
+    order (Fuel names a resource after its job: `clone_p_<job>`), then the others as given."""
+    def rank(name: str) -> int:
+        return next((i for i, job in enumerate(DATA_PLANE_JOBS) if name.endswith(job)), len(DATA_PLANE_JOBS))
+
+    return sorted(resources, key=rank)
+
+
 def start_seed_services(ctx: Context, seeds: list[str], stopped: dict[str, Any]) -> dict[str, Any]:
-    """What upgrade-db stopped on the seed, started again: its pacemaker resources and upstart jobs."""
-    for name in stopped.get("pacemaker", []):
+    """What upgrade-db stopped on the seed, started again: its pacemaker resources (the data plane's
+    first: the VMs answer again once the L3 agents run) and upstart jobs."""
+    for name in data_plane_first(stopped.get("pacemaker", [])):
         pacemaker.resource_start(ctx.pool, seeds[0], name)
     jobs = {node: list(stopped.get("upstart", {}).get(node, [])) for node in seeds}
     done = ctx.pool.fan_out(seeds, lambda node: [upstart.start(ctx.pool, node, job) for job in jobs[node]])
@@ -727,30 +864,43 @@ def seed_ceph(ctx: Context, pre: dict[str, Any]) -> dict[str, Any]:
     return {"status": found["status"], "unset": flags}
 
 
+def plan_routers(hosting: dict[str, list[str]], targets: list[str]) -> dict[str, str]:
+    """{router: target agent} for each router hosted by none of `targets` (L3 agent ids): the least
+    loaded target at that moment (what each hosts already counts; ties by id), routers in id order."""
+    load = dict.fromkeys(sorted(targets), 0)
+    for ids in hosting.values():
+        for agent in ids:
+            if agent in load:
+                load[agent] += 1
+    moves: dict[str, str] = {}
+    if not load:
+        return moves
+    for router, ids in sorted(hosting.items()):
+        if any(agent in load for agent in ids):
+            continue
+        target = min(load, key=lambda agent: (load[agent], agent))
+        moves[router] = target
+        load[target] += 1
+    return moves
+
+
 def move_routers(ctx: Context, seeds: list[str]) -> list[dict[str, Any]]:
-    """Each router not hosted by a live L3 agent of the seed moves to the seed's least loaded live one."""
+    """Each router not hosted by a live L3 agent of the seed moves to the seed's least loaded live one
+    (through the API; after `bind_routers` nothing is left to move: this is the safety net)."""
     conn = seed_cloud(ctx)
     agents = cloud.network_agents(conn)
-    targets = {a["id"]: 0 for a in agents if a["binary"] == L3_AGENT and a["alive"] and a["host"] in seeds}
-    if not targets:
+    live = [a["id"] for a in agents if a["binary"] == L3_AGENT and a["alive"] and a["host"] in seeds]
+    if not live:
         raise UpgradeControlError("no L3 agent of the seed is alive",
                                   "check neutron-l3-agent on the seed controllers (crm status), then re-run")
     hosting = {r["id"]: cloud.router_hosts(conn, r["id"]) for r in cloud.routers(conn)}
-    for ids in hosting.values():
-        for i in ids:
-            if i in targets:
-                targets[i] += 1
     host_of = {a["id"]: a["host"] for a in agents}
     moved = []
-    for router, ids in sorted(hosting.items()):
-        if any(i in targets for i in ids):
-            continue
-        target = min(sorted(targets), key=lambda i: targets[i])
-        for old in ids:
+    for router, target in plan_routers(hosting, live).items():
+        for old in hosting[router]:
             cloud.remove_router_from_agent(conn, old, router)
         cloud.add_router_to_agent(conn, target, router)
-        targets[target] += 1
-        moved.append({"router": router, "from": [host_of.get(i, i) for i in ids], "to": host_of[target]})
+        moved.append({"router": router, "from": [host_of.get(i, i) for i in hosting[router]], "to": host_of[target]})
     left = router_state(conn, seeds)["problems"]
     if left:
         raise UpgradeControlError("routers not on the seed's L3 agents after the move: " + "; ".join(left),
@@ -773,6 +923,10 @@ def switch_over(stage: Stage, hook: Hook, ctx: Context, pre: dict[str, Any], nam
     seeds, originals = pre["seed_controllers"], pre["original_controllers"]
     _step(stage, hook, named("seed maintenance: haproxy read-only"), seed_read_only, ctx, seeds)
     _step(stage, hook, named("rpc pin on seed controllers"), pin_seed, ctx, seeds)
+    agents = _step(stage, hook, named("seed L3 agents registered"), register_seed_l3_agents, ctx, seeds)["agents"]
+    _step(stage, hook, named("routers bound to the seed's L3 agents"), bind_routers, ctx, seeds, agents)
+    _step(stage, hook, named("seed overlay recorded"), record_overlay, ctx, seeds)
+    # The cut: the VMs answer no more from the original's kill until the seed's L3 agents run.
     _step(stage, hook, named("stop seed cluster"), stop_seed_cluster, ctx, seeds)
     _step(stage, hook, named("stop original cluster"), kill_original, ctx, originals)
     _step(stage, hook, named("unplug original"), unplug_original, ctx, originals)
@@ -820,7 +974,28 @@ def rollback_control(ctx: Context, pre: dict[str, Any]) -> dict[str, Any]:
     if arp["problems"]:
         raise UpgradeControlError("after the rollback the original's addresses are answered by others: "
                                   + "; ".join(arp["problems"]), "unplug the seed controllers by hand at once")
-    return {"original serves": originals, "seed isolated": seeds, "seed cluster": _restart_seed_cluster(ctx, seeds)}
+    formed = _restart_seed_cluster(ctx, seeds)
+    quiet = _quiet_seed(ctx, seeds, pre["seed_stopped"]) if formed == "formed" else "not attempted"
+    return {"original serves": originals, "seed isolated": seeds, "seed cluster": formed, "seed services": quiet}
+
+
+def _quiet_seed(ctx: Context, seeds: list[str], stopped: dict[str, Any]) -> str:
+    """What upgrade-db had stopped on the seed, stopped again, as stage 4 left it: the seed's L3 agents
+    must not host the routers bound to them (`bind_routers`) next to the original's on br-prv, which
+    isolation does not cut. Reported, not raised: the original serves already."""
+    try:
+        for name in stopped.get("pacemaker", []):
+            pacemaker.resource_stop(ctx.pool, seeds[0], name)
+        jobs = stopped.get("upstart", {})
+        seen = ctx.pool.fan_out(seeds, lambda node: [upstart.stop(ctx.pool, node, job) for job in jobs.get(node, [])])
+        _raise_fan_out(seen.errors, "stopping the seed's services")
+        wait_until("the seed's L3 agents stopped", lambda: [f"{n} runs {L3_AGENT}" for n in _l3_running(ctx, seeds)],
+                   SERVICES_TIMEOUT, f"stop {L3_AGENT} on the seed controllers by hand (crm resource stop)")
+    except OctaneError as exc:
+        log.error("%s env %s: the seed's services were not stopped again after the rollback: %s", STAGE,
+                  ctx.env_id, exc)
+        return f"not stopped: {exc.message}"
+    return "stopped"
 
 
 def _restart_seed_cluster(ctx: Context, seeds: list[str]) -> str:

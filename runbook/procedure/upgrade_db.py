@@ -63,11 +63,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+from tenacity import RetryError, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from runbook.errors import OctaneError
 from runbook.journal import PENDING, Stage
-from runbook.lib import db, haproxy, pacemaker, upstart
+from runbook.lib import db, haproxy, pacemaker, upstart, waits
 from runbook.lib.ssh import SSHPool
 from runbook.plugins import manager
 from runbook.procedure import dbcopy, prepare
@@ -233,8 +233,9 @@ def wait_stopped(pool: SSHPool, nodes: list[str], jobs: set[str] | Callable[[str
         return {n: sorted(j for j, on in upstart.jobs(pool, n).items() if on and matches(j)) for n in nodes}
 
     try:
-        for attempt in Retrying(stop=stop_after_delay(STOP_TIMEOUT), wait=wait_fixed(STOP_POLL),
-                                retry=retry_if_exception_type(_StillRunning), reraise=False):
+        for attempt in waits.retrying(f"{what} to stop on {', '.join(nodes)}", stop=stop_after_delay(STOP_TIMEOUT),
+                                      wait=wait_fixed(STOP_POLL), retry=retry_if_exception_type(_StillRunning),
+                                      reraise=False):
             with attempt:
                 left = {n: jobs_ for n, jobs_ in still_running().items() if jobs_}
                 if left:

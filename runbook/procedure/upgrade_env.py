@@ -39,11 +39,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+from tenacity import RetryError, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from runbook.errors import FuelError, OctaneError, RemoteTimeout
+from runbook.errors import FuelError, OctaneError
 from runbook.journal import Stage, Step
-from runbook.lib import db, network, pacemaker
+from runbook.lib import db, network, pacemaker, waits
 from runbook.plugins.path_61_70 import TO_VERSION
 from runbook.procedure import fuelstate, prepare
 from runbook.procedure.context import Context
@@ -279,23 +279,19 @@ def _running_task(ctx: Context, seed_id: int, names: tuple[str, ...]) -> dict[st
 
 
 def wait_task(ctx: Context, step: Step, task: dict[str, Any], ids: list[int], timeout: float) -> dict[str, Any]:
-    """Wait for a Fuel task in slices; its progress as step evidence and a log line per slice."""
-    deadline = time.monotonic() + timeout
+    """Wait for a Fuel task, one wait to its deadline (its progress lines: runbook.lib.waits); its
+    progress as step evidence every WAIT_SLICE seconds, which `octane status` shows while it lasts."""
     step.evidence("task", f"task {task['id']} ({task.get('name')}) on nodes {ids}")
-    while True:
-        left = deadline - time.monotonic()
-        try:
-            done = ctx.fuel.wait_task(task["id"], timeout=max(1.0, min(WAIT_SLICE, left)), nodes=ids)
-        except RemoteTimeout:
-            if time.monotonic() >= deadline:
-                raise
-            seen = ctx.fuel.task(task["id"])
-            log.info("task %s (%s) of seed: %s at %s%%", task["id"], seen.get("name"), seen.get("status"),
-                     seen.get("progress"))
+    last = [time.monotonic()]
+
+    def record(seen: dict[str, Any]) -> None:
+        if time.monotonic() - last[0] >= WAIT_SLICE:
+            last[0] = time.monotonic()
             step.evidence("progress", f"task {task['id']} {seen.get('status')} at {seen.get('progress')}%")
-            continue
-        step.evidence("task done", f"task {task['id']} {done.get('status')}: {done.get('message')}")
-        return done
+
+    done = ctx.fuel.wait_task(task["id"], timeout=timeout, nodes=ids, on_poll=record)
+    step.evidence("task done", f"task {task['id']} {done.get('status')}: {done.get('message')}")
+    return done
 
 
 def _needs_provision(node: dict[str, Any]) -> bool:
@@ -491,8 +487,9 @@ def wait_cluster(ctx: Context, controllers: list[dict[str, Any]]) -> dict[str, A
         return dict(last)
 
     try:
-        return Retrying(stop=stop_after_delay(CLUSTER_TIMEOUT), wait=wait_fixed(CLUSTER_POLL),
-                        retry=retry_if_exception_type(_NotYet), reraise=False)(attempt)
+        return waits.retrying(f"the seed's own cluster on {', '.join(names)}", stop=stop_after_delay(CLUSTER_TIMEOUT),
+                              wait=wait_fixed(CLUSTER_POLL), retry=retry_if_exception_type(_NotYet),
+                              reraise=False)(attempt)
     except RetryError:
         raise UpgradeEnvError(f"the seed controllers did not form their own cluster within {CLUSTER_TIMEOUT:g} s: "
                               + "; ".join(cluster_problems(last, names)),

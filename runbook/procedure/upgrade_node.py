@@ -163,11 +163,15 @@ def vm_size(server: dict[str, Any], flavors: dict[str, dict[str, Any]]) -> Size:
     return Size(float(flavor["vcpus"]), float(flavor["ram"]), disk)
 
 
-def read_cloud(ctx: Context) -> dict[str, Any]:
+def read_cloud(ctx: Context, conn: Connection | None = None, controller: str | None = None,
+               seed: int | None = None) -> dict[str, Any]:
     """Nova's computes, servers, flavors and hypervisors in the seed's API, Fuel's nodes of both envs,
-    and each compute's own facts: everything the planner and the refusals need."""
-    seed = seed_id(ctx)
-    conn = seed_cloud(ctx)
+    and each compute's own facts: everything the planner and the refusals need.
+
+    `octane plan` (runbook.procedure.plan) reads the same before upgrade-control, when the original's
+    API and controller (`conn`, `controller`) describe the computes and the seed may not exist yet."""
+    if conn is None:
+        seed, conn, controller = seed_id(ctx), seed_cloud(ctx), upgrade_control.seed_controllers(ctx)[0]
     services = {s["host"]: s for s in cloud.compute_services(conn) if s["binary"] == "nova-compute"}
     hypervisors = cloud.hypervisor_capacity(conn)
     flavors = {str(f["id"]): f for f in cloud.flavors(conn)}
@@ -180,7 +184,7 @@ def read_cloud(ctx: Context) -> dict[str, Any]:
     return {"seed": seed, "services": services, "hypervisors": hypervisors, "flavors": flavors,
             "servers": servers, "nodes": nodes, "facts": facts.results,
             "unreadable": {h: str(e) for h, e in facts.errors.items()},
-            "allocation": allocation(ctx, upgrade_control.seed_controllers(ctx)[0])}
+            "allocation": allocation(ctx, controller or upgrade_control.seed_controllers(ctx)[0])}
 
 
 def roles(node: dict[str, Any]) -> set[str]:
@@ -262,17 +266,24 @@ def marked_out(ctx: Context) -> dict[str, int]:
     return {node: len(ceph.marked_out(ctx.pool, node)) for node in upgrade_control.seed_controllers(ctx)}
 
 
-def make_plan(ctx: Context) -> dict[str, Any]:
-    """The batches for every compute and OSD node still in the original env; refused (nothing changed)
-    when a rule cannot be kept."""
-    seen = read_cloud(ctx)
+def planner_input(ctx: Context, seen: dict[str, Any]) -> tuple[list[Compute], list[str], list[str]]:
+    """The planner's computes and OSD-only nodes from `read_cloud`, and why stage 6 would refuse to
+    start (empty when it would not)."""
     computes = model(ctx, seen)
-    osd_only = osd_only_nodes(ctx, seen)
     todo = [c.name for c in computes if c.upgrade]
     problems = not_movable(seen, todo)
     unknown = [n for n, node in seen["nodes"].items() if node.get("cluster") == ctx.env_id
                and COMPUTE in roles(node) and n not in seen["services"]]
-    problems += [f"compute {n} has no nova-compute in the seed's API" for n in _sorted_hosts(unknown)]
+    problems += [f"compute {n} has no nova-compute in the API" for n in _sorted_hosts(unknown)]
+    return computes, osd_only_nodes(ctx, seen), problems
+
+
+def make_plan(ctx: Context) -> dict[str, Any]:
+    """The batches for every compute and OSD node still in the original env; refused (nothing changed)
+    when a rule cannot be kept."""
+    seen = read_cloud(ctx)
+    computes, osd_only, problems = planner_input(ctx, seen)
+    todo = [c.name for c in computes if c.upgrade]
     if problems:
         raise UpgradeNodeError("upgrade-node cannot start: " + "; ".join(problems),
                                "fix what is named, then run upgrade-node again; nothing was changed")

@@ -15,13 +15,21 @@ that stage has started, the test is skipped with that reason (in a later
 validation, or when its own stage is re-run) instead of failing on a state the
 upgrade was meant to change. It held when its stage completed: the journal
 keeps the evidence.
+
+The waits' progress lines (runbook.lib.waits: what, on which nodes, how long so
+far) are printed as they come, between the test results (`LiveProgress`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 
 import pytest
+
+from runbook.lib import waits
+from runbook.redact import RedactingFilter
 
 _STAGE = re.compile(r"(?:^|/)stage(\d+)_[^/]*\.py::")
 
@@ -31,9 +39,34 @@ def stage_number(nodeid: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+class LiveProgress(logging.Handler):
+    """The waits' progress lines (runbook.lib.waits) on the terminal as they come, through pytest's
+    capture (as its live logging does), redacted; plain lines that stay readable in a CI log."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        super().__init__(logging.INFO)
+        self.config = config
+        self.addFilter(RedactingFilter())
+        self.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            if self.config.get_terminal_writer().width_of_current_line:  # after -q's progress dots
+                reporter.write("\n")
+            reporter.write_line(self.format(record))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "superseded_by(*stages): the asserted state is changed by design once "
                                        "one of these later stages has started")
+    progress = logging.getLogger(waits.LOGGER)
+    progress.setLevel(logging.INFO)
+    config._octane_progress = LiveProgress(config)  # type: ignore[attr-defined]
+    progress.addHandler(config._octane_progress)  # type: ignore[attr-defined]
     # pytest-dependency reads this option in its own pytest_configure; conftests of the
     # initial directories are configured after the plugins, so patch its module flag too.
     config.option.ignore_unknown_dependency = True
@@ -42,6 +75,12 @@ def pytest_configure(config: pytest.Config) -> None:
     except ImportError:  # pragma: no cover - installed with the test extras
         return
     pytest_dependency._ignore_unknown = True
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    handler = getattr(config, "_octane_progress", None)
+    if handler is not None:  # pytest.main may run again in this process (octane, tests)
+        logging.getLogger(waits.LOGGER).removeHandler(handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

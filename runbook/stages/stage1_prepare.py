@@ -31,6 +31,7 @@ def test_completed(ctx) -> None:  # noqa: ANN001
 
 
 @_suite
+@pytest.mark.superseded_by("stage7_cleanup")  # cleanup-fuel reverts it
 def test_cluster_upgrade_extension_enabled(ctx) -> None:  # noqa: ANN001
     enabled = ctx.fuel.env_extensions(ctx.env_id)
     evidence.attach("extensions of the env", enabled)
@@ -38,6 +39,7 @@ def test_cluster_upgrade_extension_enabled(ctx) -> None:  # noqa: ANN001
 
 
 @_suite
+@pytest.mark.superseded_by("stage7_cleanup")  # cleanup-fuel reverts it
 def test_preparation_is_revertible(ctx) -> None:  # noqa: ANN001
     """What the master has now is what it had plus what prepare journaled it enabled, so
     cleanup-fuel can put it back exactly."""

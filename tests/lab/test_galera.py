@@ -238,3 +238,22 @@ def test_a_tool_without_its_config_syncs_a_local_sqlite_file(lab):
     assert ok(lab, "node-1", "test -s /root/keystone.db && echo yes").strip() == "yes"
     status, _, err = lab.run("node-1", "keystone-manage --config-file /etc/keystone/keystone.conf db_sync")
     assert status == 1 and "ConfigFilesNotFoundError" in err
+
+
+def test_information_schema_sizes_follow_the_rows_written(lab):
+    """DATA_LENGTH and INDEX_LENGTH come from what the table holds, in 16 KiB pages, as InnoDB reports."""
+    def lengths() -> list[int]:
+        out = ok(lab, "node-1", "mysql -N -B -e \"SELECT DATA_LENGTH, INDEX_LENGTH, TABLE_ROWS FROM "
+                                "information_schema.TABLES WHERE TABLE_SCHEMA = 'scratch' AND TABLE_NAME = 't'\"")
+        return [int(word) for word in out.split()]
+
+    ok(lab, "node-1", "mysql -e 'CREATE DATABASE scratch' && mysql scratch -e 'CREATE TABLE t "
+                      "(id INT NOT NULL, name VARCHAR(255), body TEXT, PRIMARY KEY (id), KEY ix_name (name))'")
+    assert lengths() == [16384, 16384, 0]
+    body = "x" * 20000
+    ok(lab, "node-1", f"mysql scratch -e \"INSERT INTO t VALUES (1, 'a', '{body}'), (2, 'b', '{body}')\"")
+    data, index, rows = lengths()
+    assert rows == 2 and data == 3 * 16384 and index == 16384  # 40 kB of rows in 3 pages; a small index
+    assert lengths() == [data, index, rows] and ok(lab, "node-2", "mysql -N -B -e \"SELECT SUM(DATA_LENGTH) "
+                                                   "FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'scratch'\"") \
+        .strip() == str(data)  # every member of the cluster reads the same

@@ -8,6 +8,7 @@ cluster as crm_mon, crm, pcs and cibadmin see it.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import datetime
 
 import pytest
 import testinfra.backend
@@ -15,6 +16,7 @@ import yaml
 from testinfra.host import Host
 
 pytestmark = pytest.mark.filterwarnings("ignore:Unknown ssh-ed25519 host key")
+LSTART = "%a %b %d %H:%M:%S %Y"  # `ps -o lstart`
 
 
 def run(lab, host: str, command: str) -> tuple[int, str, str]:
@@ -103,6 +105,24 @@ def test_stop_and_start_a_job(lab, fresh_infra):
     assert status == 1 and "Job is already running: nova-api" in err
     assert ok(lab, host, "service nova-api status") == out
     assert ok(lab, host, "service nova-api restart").startswith("nova-api start/running")
+
+
+def test_restart_makes_a_new_process(lab):
+    """`restart` (or stop/start) runs a new process: another pid, a later start time in `ps`; a job
+    left alone keeps its process. What an operator reads to know a daemon re-read its configuration."""
+    def process(job: str) -> tuple[int, str]:
+        pid = int(ok(lab, "node-4", f"status {job}").split()[-1])
+        return pid, ok(lab, "node-4", f"ps -o lstart= -p {pid}").strip()
+
+    before, other = process("nova-compute"), process("neutron-plugin-openvswitch-agent")
+    assert ok(lab, "node-4", "restart nova-compute").startswith("nova-compute start/running, process ")
+    after = process("nova-compute")
+    assert after[0] != before[0]
+    assert datetime.strptime(after[1], LSTART) > datetime.strptime(before[1], LSTART)
+    assert process("neutron-plugin-openvswitch-agent") == other
+    ok(lab, "node-4", "stop nova-compute && start nova-compute")
+    again = process("nova-compute")
+    assert again[0] != after[0] and datetime.strptime(again[1], LSTART) > datetime.strptime(after[1], LSTART)
 
 
 def test_a_job_pacemaker_runs_comes_back_after_stop(lab):

@@ -122,6 +122,26 @@ def test_writes_accepted_after_the_dump_are_lost_once_the_seed_serves(pair):
     assert traffic.audit_lost_writes(lab) == 2, "each lost write is counted once"
 
 
+def test_after_a_rollback_the_seeds_writes_are_lost_and_the_originals_are_not(pair):
+    lab, orig, seed = pair
+    _write(lab, orig, "kept", "create")
+    _write(lab, orig, "deleted-on-the-seed", "create")
+    seed_dir = lab.world.dir / "envdbs" / f"env-{seed}"
+    seed_dir.mkdir(parents=True)
+    shutil.copy(lab.world.dir / "envdbs" / f"env-{orig}" / "nova.sqlite", seed_dir / "nova.sqlite")
+    _write(lab, seed, "on-the-seed", "create")
+    _write(lab, seed, "deleted-on-the-seed", "delete")
+    _write(lab, seed, "churn", "create")
+    _write(lab, seed, "churn", "delete")
+    assert traffic.audit_lost_writes(lab) == 0, "nothing is lost while the seed serves"
+    # Rolled back: the original serves again from its own database, which never saw the seed's writes.
+    _write(lab, orig, "after-rollback", "create")
+    assert traffic.audit_lost_writes(lab) == 2
+    lost = {e["id"]: (e["op"], e["env"], e["lost_in"]) for e in lab.world.ledger if e["kind"] == "lost_write"}
+    assert lost == {"u/on-the-seed": ("create", seed, orig), "u/deleted-on-the-seed": ("delete", seed, orig)}
+    assert traffic.audit_lost_writes(lab) == 2, "each lost write is counted once"
+
+
 def test_no_write_is_lost_when_the_dump_follows_the_last_write(pair):
     lab, orig, seed = pair
     _write(lab, orig, "a", "create")

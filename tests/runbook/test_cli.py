@@ -32,6 +32,8 @@ def _journal(lab: LabHandle) -> dict:
     (("upgrade-db", "1"), "env 1 is not the seed of any upgrade"),
     (("upgrade-db", "42"), "env 42 does not exist"),
     (("validate",), "no stage has run for env 1"),
+    (("cleanup-env", "1"), "env 1 is not the seed of any upgrade"),
+    (("cleanup-fuel",), "cleanup-env has not completed for env 1"),
 ])
 def test_bad_arguments_exit_2_naming_the_problem_and_change_nothing(shared_lab, tmp_path, args, said) -> None:
     before = _journal(shared_lab)
@@ -53,7 +55,8 @@ def test_prepare_fails_with_1_then_the_same_command_continues(lab, tmp_path) -> 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     status = octane(lab, "status", reports=tmp_path)
     assert status.returncode == 0
-    rows = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines()[2:]}
+    rows = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines() if line[:5] == "stage" and line[5].isdigit()}
     assert rows == {"stage0_preflight": "done", "stage1_prepare": "done"}, status.stdout
+    assert f"next: octane --target {lab.dir / 'target.yaml'} upgrade-env 1" in status.stdout
     proc = octane(lab, "validate", reports=tmp_path)
     assert proc.returncode == 0 and "passed" in proc.stdout, proc.stdout + proc.stderr

@@ -101,3 +101,21 @@ def test_errors_name_the_cloud_and_keep_the_password_out(shared_lab: LabHandle, 
     assert caught.value.fix
     assert secret not in str(caught.value)
     assert "/v3/auth/tokens" in caplog.text and secret not in caplog.text
+
+
+def test_a_body_that_is_not_json_is_a_cloud_error() -> None:
+    """Pure mapping (no lab): openstacksdk hands a non-JSON body (an HAProxy error page) to
+    requests' decoder, whose error must reach the operator as a CloudError with a fix."""
+    from types import SimpleNamespace
+
+    import requests
+
+    conn = SimpleNamespace(config=SimpleNamespace(name="env-1"))
+
+    def read() -> None:
+        raise requests.exceptions.JSONDecodeError("Expecting value", "<html>503</html>", 0)
+
+    with pytest.raises(CloudError, match="cloud env-1: GET servers: the API answered with a body that is not JSON") \
+            as caught:
+        cloud.call(conn, "GET servers", read)
+    assert "haproxy" in caught.value.fix

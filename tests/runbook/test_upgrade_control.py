@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import requests
 
+from runbook.errors import OctaneError
 from runbook.journal import DONE, FAILED
-from runbook.lib import apt, ceph, db, haproxy, ini, network, upstart
+from runbook.lib import apt, ceph, db, haproxy, ini, network, neutrondb, upstart
 from runbook.procedure import upgrade_control
 from runbook.procedure.context import Context
 from tests.lab.cloudkit import TIMEOUT, public_vip, wait_for
@@ -31,6 +32,7 @@ ORIGINALS = ["node-1", "node-2", "node-3"]
 SEEDS = ["node-10", "node-11", "node-12"]
 COMPUTES = ["node-4", "node-5", "node-6"]
 SWITCH = ["preconditions", "seed monitors", "seed maintenance: haproxy read-only", "rpc pin on seed controllers",
+          "seed L3 agents registered", "routers bound to the seed's L3 agents", "seed overlay recorded",
           "stop seed cluster", "stop original cluster", "unplug original", "plug seed", "start seed cluster",
           "start seed services", "addresses answered by the seed", "seed APIs answer", "ceph on the seed monitors",
           "move routers", "data plane"]
@@ -80,6 +82,22 @@ def test_ini_sets_options_and_keeps_everything_else() -> None:
     assert ini.set_options(out, {"upgrade_levels": {"compute": "juno"}}) == out
 
 
+def test_router_plan_fills_the_least_loaded_seed_agent_and_leaves_hosted_routers() -> None:
+    hosting = {"r1": ["old-a"], "r2": ["old-a", "old-b"], "r3": ["seed-2"], "r4": [], "r5": ["old-b"]}
+    assert upgrade_control.plan_routers(hosting, ["seed-2", "seed-1"]) == {
+        "r1": "seed-1", "r2": "seed-1", "r4": "seed-2", "r5": "seed-1"}
+    assert upgrade_control.plan_routers(hosting, []) == {}
+    assert upgrade_control.plan_routers({"r3": ["seed-2"]}, ["seed-2"]) == {}
+
+
+def test_the_data_plane_resources_start_first() -> None:
+    stopped = ["clone_p_heat-engine", "clone_p_neutron-l3-agent", "clone_p_neutron-metadata-agent",
+               "clone_p_neutron-plugin-openvswitch-agent", "p_neutron-dhcp-agent"]
+    assert upgrade_control.data_plane_first(stopped) == [
+        "clone_p_neutron-plugin-openvswitch-agent", "clone_p_neutron-l3-agent", "clone_p_heat-engine",
+        "clone_p_neutron-metadata-agent", "p_neutron-dhcp-agent"]
+
+
 def test_ports_and_jobs_helpers_on_a_node(lab: LabHandle) -> None:
     ctx = _ctx(lab)
     node = "node-4"
@@ -109,11 +127,14 @@ def test_upgrade_control_switches_to_the_seed_and_the_ledger_agrees(ready: LabHa
     writes_before = ready.inspect()["tenant_writes"]
     seen: list[str] = []
     writes: dict[str, int] = {}
+    unreachable: dict[str, list[str]] = {}
 
     def hook(name: str, result: Any) -> None:
         seen.append(name)
         if name == "volumes":  # the last step before maintenance is left
             writes["in maintenance"] = ready.inspect()["tenant_writes"]
+        if name in ("routers bound to the seed's L3 agents", "addresses answered by the seed"):
+            unreachable[name] = ready.inspect()["vms_unreachable"]
 
     done = upgrade_control.run(ctx, step_hook=hook)
     per_compute = [f"{c}: upgraded in place" for c in COMPUTES]
@@ -121,6 +142,14 @@ def test_upgrade_control_switches_to_the_seed_and_the_ledger_agrees(ready: LabHa
     assert done["computes"] == dict.fromkeys(COMPUTES, "up") and done["vms"] == 12
     assert _keystone(ready) == KILO_KEYSTONE
     _clean_ledger(ready)
+    # The routers were bound to the seed's L3 agents while isolated, without a VM losing its network;
+    # the VMs answered again once those agents started, before the seed's API was first asked: the
+    # API's move had nothing left to do.
+    steps = _steps(ctx)
+    bound = steps["routers bound to the seed's L3 agents"]["result"]
+    assert len(bound) == 5 and {b["to"] for b in bound} == set(SEEDS), bound
+    assert unreachable == {"routers bound to the seed's L3 agents": [], "addresses answered by the seed": []}
+    assert steps["move routers"]["result"] == []
     # The tenant's writes were refused from the dump until maintenance was left; they resume then.
     assert writes["in maintenance"] == writes_before
     wait_for(lambda: ready.inspect()["tenant_writes"] > writes_before, "the tenant's writes to resume", timeout=20)
@@ -199,6 +228,10 @@ def test_a_switch_over_fault_rolls_back_to_the_frozen_original_then_a_rerun_swit
     assert {haproxy.current_mode(ctx.pool, n) for n in ORIGINALS} == {"read-only"}
     assert upgrade_control.cluster_problems(ctx, SEEDS) == []
     assert all(network.gre_ports(network.ovs_ports(ctx.pool, n), "br-mgmt") for n in SEEDS)
+    # ... with what stage 3 had stopped stopped again: its L3 agents, bound to the routers before the cut,
+    # must not host them next to the original's.
+    assert steps["rollback #1"]["result"]["seed services"] == "stopped"
+    assert not any(upstart.jobs(ctx.pool, n).get("neutron-l3-agent") for n in SEEDS)
     _clean_ledger(ready)
 
     again = _ctx(ready)
@@ -222,3 +255,9 @@ def test_a_write_to_the_original_after_the_dump_is_refused_before_any_change(rea
     assert [n for n, s in _steps(ctx).items()] == ["preconditions"]
     assert _keystone(ready) == JUNO_KEYSTONE
     assert all(network.patches(network.ovs_ports(ctx.pool, n), "br-mgmt") for n in ORIGINALS)
+
+
+def test_neutron_bindings_refuse_what_is_not_a_plain_id_before_any_call() -> None:
+    with pytest.raises(OctaneError, match="not a plain id"):
+        neutrondb.rebind(None, "node-10", {"r1'; DELETE FROM agents; --": "agent"})  # type: ignore[arg-type]
+    neutrondb.rebind(None, "node-10", {})  # type: ignore[arg-type] - nothing to do: no call at all

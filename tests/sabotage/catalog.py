@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from tests.sabotage import stage1, stage2, stage3, stage4, stage5, stage6, table
+from tests.sabotage import stage1, stage2, stage3, stage4, stage5, stage6, stage7, table
 from tests.sabotage.harness import Sabotage
 
 # stage number -> {stage test id: its sabotage}
 BY_STAGE: dict[int, dict[str, Sabotage]] = {0: table.TABLE, 1: stage1.TABLE, 2: stage2.TABLE, 3: stage3.TABLE,
-                                            4: stage4.TABLE, 5: stage5.TABLE, 6: stage6.TABLE}
+                                            4: stage4.TABLE, 5: stage5.TABLE, 6: stage6.TABLE, 7: stage7.TABLE}
 TABLE: dict[str, Sabotage] = {test: s for tables in BY_STAGE.values() for test, s in tables.items()}
 
 

@@ -6,7 +6,9 @@ is the catalogue (fuellab.releases) of each release whose repository the node
 has: its own release, plus any release a `deb` line of
 `/etc/apt/sources.list[.d/*.list]` names (Fuel's repository URLs carry the
 release version, e.g. `http://10.20.0.2:8080/2015.1.0-7.0/ubuntu/x86_64`).
-Among several, the highest version wins, as apt's candidate does.
+Among several, the highest version wins, as apt's candidate does;
+`name=version` takes that version from any of them, and installing one
+older than the installed package (a downgrade) needs `--force-yes`.
 """
 
 from __future__ import annotations
@@ -323,6 +325,16 @@ def candidates(ctx: Context) -> dict[str, Package]:
     return best
 
 
+def offered(ctx: Context, name: str, version: str) -> Package | None:
+    """`name` at exactly `version` from any configured repository (what `apt-get install name=version`
+    takes, older than the candidate or not)."""
+    for release in repositories(ctx):
+        pkg = _catalogue(release).get(name)
+        if pkg is not None and pkg.version == version:
+            return pkg
+    return None
+
+
 def _start_jobs(ctx: Context, packages: list[Package]) -> None:
     """Maintainer scripts start the jobs they install (not the ones left to pacemaker)."""
     from fuellab import services
@@ -344,7 +356,7 @@ def _start_jobs(ctx: Context, packages: list[Package]) -> None:
             ctx.out(f"{job} start/running, process {pids.get(job, 0)}\n")
 
 
-def _install(ctx: Context, names: list[str], simulate: bool) -> int:
+def _install(ctx: Context, names: list[str], simulate: bool, force_yes: bool = False) -> int:
     available = candidates(ctx)
     installed = _installed(ctx)
     chosen: list[Package] = []
@@ -355,8 +367,10 @@ def _install(ctx: Context, names: list[str], simulate: bool) -> int:
             ctx.out("Reading package lists...\nBuilding dependency tree...\nReading state information...\n")
             raise CommandError(f"E: Unable to locate package {name}", 100)
         if wanted and wanted != pkg.version:
-            ctx.out("Reading package lists...\nBuilding dependency tree...\nReading state information...\n")
-            raise CommandError(f"E: Version '{wanted}' for '{name}' was not found", 100)
+            pkg = offered(ctx, name, wanted)
+            if pkg is None:
+                ctx.out("Reading package lists...\nBuilding dependency tree...\nReading state information...\n")
+                raise CommandError(f"E: Version '{wanted}' for '{name}' was not found", 100)
         chosen.append(pkg)
     ctx.out("Reading package lists...\nBuilding dependency tree...\nReading state information...\n")
     new = [p for p in chosen if p.name not in installed]
@@ -369,13 +383,15 @@ def _install(ctx: Context, names: list[str], simulate: bool) -> int:
         ctx.out(f"{pkg.name} is already the newest version.\n")
     if downgrade:
         ctx.out("The following packages will be DOWNGRADED:\n  " + " ".join(p.name for p in downgrade) + "\n")
-        raise CommandError("E: Packages were downgraded and -y was used without --force-yes", 100)
+        if not force_yes:
+            raise CommandError("E: Packages were downgraded and -y was used without --force-yes", 100)
     if new:
         ctx.out("The following NEW packages will be installed:\n  " + " ".join(p.name for p in new) + "\n")
     if upgrade:
         ctx.out("The following packages will be upgraded:\n  " + " ".join(p.name for p in upgrade) + "\n")
-    ctx.out(f"{len(upgrade)} upgraded, {len(new)} newly installed, 0 to remove and 0 not upgraded.\n")
-    changing = new + upgrade
+    shown = f"{len(downgrade)} downgraded, " if downgrade else ""
+    ctx.out(f"{len(upgrade)} upgraded, {len(new)} newly installed, {shown}0 to remove and 0 not upgraded.\n")
+    changing = new + upgrade + downgrade
     if simulate:
         for pkg in changing:
             ctx.out(f"Inst {pkg.name} ({pkg.version} mos [amd64])\n")
@@ -415,7 +431,7 @@ async def apt_get(ctx: Context, argv: list[str]) -> int:
             ctx.out("Reading package lists...\nBuilding dependency tree...\nReading state information...\n"
                     "0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n")
             return 0
-        return _install(ctx, names, simulate)
+        return _install(ctx, names, simulate, parsed.has("--force-yes"))
     if verb in ("upgrade", "dist-upgrade"):
         available = candidates(ctx)
         names = [n for n, e in _installed(ctx).items() if n in available

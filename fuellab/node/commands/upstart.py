@@ -80,10 +80,15 @@ class Job:
         self.ctx.out(self.state_line())
         return 0
 
+    def _started_now(self) -> None:
+        """A new process: `ps` shows its start time, `status` its pid (fuellab.node.daemons)."""
+        self.ctx.node.started[self.key] = self.ctx.world.clock.now()
+
     def start(self) -> int:
         if self.running():
             raise CommandError(f"{self.prog}: Job is already running: {self.label}")
         self.ctx.node.jobs.append(self.key)
+        self._started_now()
         self.ctx.world.changed()
         self.ctx.out(self.state_line())
         return 0
@@ -105,6 +110,8 @@ class Job:
     def restart(self) -> int:
         if not self.running():
             raise self.unknown_instance()
+        self._started_now()
+        self.ctx.world.changed()
         self.ctx.out(self.state_line())
         return 0
 

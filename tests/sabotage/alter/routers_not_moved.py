@@ -1,5 +1,6 @@
-"""Altered action: upgrade-control skips the router moves: every router stays bound to the original's
-L3 agents, which are gone with the original's controllers."""
+"""Altered action: upgrade-control neither binds the routers to the seed's L3 agents before the cut nor
+moves them after it: every router stays bound to the original's L3 agents, which are gone with the
+original's controllers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 def pytest_configure(config: pytest.Config) -> None:
     from runbook.procedure import upgrade_control
 
-    def not_moved(ctx: Any, seeds: list[str]) -> list[dict[str, Any]]:
+    def not_moved(ctx: Any, seeds: list[str], *rest: Any) -> list[dict[str, Any]]:
         return []
 
+    upgrade_control.bind_routers = not_moved
     upgrade_control.move_routers = not_moved
