@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ALLURE := tools/allure/node_modules/.bin/allure
 CHROMIUM := /usr/bin/chromium
+SHELLCHECK := /usr/bin/shellcheck
 
 .PHONY: venv allure chromium upgrade test lint lab-up lab-down bench clean
 
@@ -29,10 +30,12 @@ $(ALLURE): tools/allure/package.json tools/allure/package-lock.json
 
 allure: $(ALLURE)
 
-# Headless Chromium renders the HTML reports in tests/report: Debian's package (CI runs as root).
-$(CHROMIUM):
+# Debian's packages the tests need (CI runs as root): headless Chromium renders the HTML reports
+# (tests/report), shellcheck checks the CI job's script (tests/e2e/test_ci_job.py). One apt run.
+$(CHROMIUM) $(SHELLCHECK) &:
 	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core fonts-liberation
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core \
+		fonts-liberation shellcheck
 
 chromium: $(CHROMIUM)
 
@@ -48,7 +51,7 @@ upgrade: $(STAMP) $(ALLURE)
 
 # Two workers, each with its own lab on its own address block (tests/conftest.py); sabotage
 # tests in two groups so each worker builds its stage checkpoints once (tests/sabotage/conftest.py).
-test: $(STAMP) $(ALLURE) $(CHROMIUM)
+test: $(STAMP) $(ALLURE) $(CHROMIUM) $(SHELLCHECK)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 
 lint: $(STAMP)

@@ -86,6 +86,7 @@ stages() {
         --target "$TARGET" -p no:cacheprovider "$@")
 }
 
+# shellcheck disable=SC2317  # called by the EXIT trap, which shellcheck does not follow
 finish() {
     log "collecting the reports into $OUT and stopping the lab"
     if [ -f "$TARGET" ]; then

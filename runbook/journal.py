@@ -59,8 +59,12 @@ def _write_atomic(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
+        # Compact, encoded in one call: the C encoder, ~4x faster than an indented dump. A stage
+        # writes the journal at every step, a few inside upgrade-control's cut-over, where each
+        # millisecond is one of the VMs' outage at the lab's time factor. `octane status` or
+        # `python -m json.tool` read it for people.
         with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2)
+            handle.write(json.dumps(data, separators=(",", ":")))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -294,19 +294,24 @@ class SSHPool:
     def write_text(self, node: str, path: str, text: str, mode: int | None = None) -> None:
         """Write atomically: a temporary file in the same folder, renamed over `path`.
 
-        `mode` defaults to the existing file's mode (0644 for a new file)."""
+        `mode` defaults to the existing file's mode (0644 for a new file). The existing file's
+        owner and group are kept: the temporary file is created as the SSH user (root), and a
+        config such as nova.conf (root:nova 0640) must stay readable by its service."""
         folder = posixpath.dirname(path) or "."
         tmp = posixpath.join(folder, f".{posixpath.basename(path)}.octane-{uuid.uuid4().hex[:8]}")
         with self.sftp(node) as s, _sftp_errors(node, path):
+            try:
+                existing = s.stat(path)
+            except FileNotFoundError:
+                existing = None
             if mode is None:
-                try:
-                    mode = stat.S_IMODE(s.stat(path).st_mode or 0o644)
-                except FileNotFoundError:
-                    mode = 0o644
+                mode = stat.S_IMODE(existing.st_mode or 0o644) if existing else 0o644
             try:
                 with s.open(tmp, "w") as handle:
                     handle.write(text.encode())
                     handle.flush()
+                if existing is not None and existing.st_uid is not None and existing.st_gid is not None:
+                    s.chown(tmp, existing.st_uid, existing.st_gid)
                 s.chmod(tmp, mode)
                 s.posix_rename(tmp, path)
             except BaseException:

@@ -206,9 +206,14 @@ def cluster_log(lab: LabHandle, host: str) -> str:
 def test_two_osd_nodes_wiped_at_once_lose_objects(lab: LabHandle) -> None:
     ctrl = controllers(lab)[0]
     events = lab.inspect()["events"]
+    # "At once": under noout while both are wiped, so that a loaded machine taking longer than
+    # the down-out interval (0.3 s wall) between the two hosts does not let the first one's data
+    # backfill onto the second before it is wiped too.
+    assert ceph(lab, ctrl, "osd set noout")[0] == 0
     for host in osd_nodes(lab)[:2]:
         for osd_id in stop_osds(lab, host):
             assert lab.run(host, f"rm -rf /var/lib/ceph/osd/ceph-{osd_id}/current")[0] == 0
+    assert ceph(lab, ctrl, "osd unset noout")[0] == 0
 
     def incomplete() -> str | None:
         health = ceph(lab, ctrl, "health")[1]

@@ -160,3 +160,19 @@ def test_default_target_starts_then_reuses_the_embedded_lab(tmp_path, monkeypatc
     finally:
         subprocess.run([sys.executable, "-m", "fuellab.cli", "down", "--dir", str(lab_dir)],
                        capture_output=True, timeout=60, check=False)
+
+
+def test_the_readmes_target_example_loads(tmp_path, monkeypatch):
+    """README's target.yaml for a real Fuel master is one octane accepts (its paths moved under tmp)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    example = example.replace("/root/.ssh/id_rsa", str(tmp_path / "id_rsa")) \
+                     .replace("/var/lib/octane/journal", str(tmp_path / "journal"))
+    for name in ("id_rsa", "known_hosts", "clouds.yaml"):
+        (tmp_path / name).write_text("")
+        (tmp_path / name).chmod(0o600)
+    (tmp_path / "target.yaml").write_text(example)
+    monkeypatch.setenv("OCTANE_FUEL_PASSWORD", "not-a-real-password")
+    target = load_target(tmp_path / "target.yaml")
+    assert (target.name, target.env, target.fuel.port, target.ssh.known_hosts) == \
+        ("production-dc1", 1, 8000, tmp_path / "known_hosts")

@@ -197,3 +197,17 @@ def test_key_from_the_target_only(shared_lab, tmp_path):
             pytest.raises(UnreachableError, match="authentication as root .* refused") as caught:
         pool.run("node-1", "hostname")
     assert caught.value.fix == "authorize the target's key on the node"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another owner needs root (CI runs as root)")
+def test_edit_keeps_the_owner_and_group(lab):
+    """nova.conf is root:nova 0640 on a real node: a rewrite that left it root:root would lock
+    nova out of its own config. The lab's files are the host's, so a test as root can give one
+    to another owner and see that the replacement keeps it."""
+    target = load_target(lab.dir / "target.yaml")
+    rootfs_file = lab.dir / "nodes" / "node-1" / "rootfs" / "etc" / "nova" / "nova.conf"
+    os.chown(rootfs_file, 4242, 4343)
+    with SSHPool(target) as pool:
+        assert pool.edit("node-1", "/etc/nova/nova.conf", lambda t: t + "[octane]\nmarker = 1\n")
+    owner = rootfs_file.stat()
+    assert (owner.st_uid, owner.st_gid) == (4242, 4343)
