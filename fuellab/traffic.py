@@ -16,8 +16,9 @@ maintenance, connection refused) is not a write; `api_writes {vip, accepted}`
 marks when the API starts or stops accepting them.
 
 Lost writes (`audit_lost_writes`): for an upgrade pair (original O, seed S),
-once S has accepted a tenant write, the env that accepted the latest one
-serves (S after the switch-over; O again after a rollback). Every resource
+once S has accepted a tenant write, the env answering the tenant's VIP serves
+(S after the switch-over; O again after a rollback; if both or neither answer,
+the env that accepted the latest write). Every resource
 whose last accepted write went to the other env must be in the serving env's
 database as that write left it (created -> present, deleted -> absent). Each
 one that is not is a lost write, recorded once as `lost_write` (`env`: where
@@ -188,10 +189,7 @@ class Tenant:
             having = [e for e in envs_on(self.lab, self.vip) if resource_exists(self.lab, e, key)]
             if len(having) == 1:
                 return having[0]
-        world = self.lab.world
-        serving = {world.nodes[h.node_id].cluster for h in self.lab.addresses.live_holders(self.vip)}
-        serving.discard(None)
-        return serving.pop() if len(serving) == 1 else None
+        return _serving_env(self.lab, self.vip)
 
 
 def resource_exists(lab: Lab, env: int, key: str) -> bool | None:
@@ -250,6 +248,17 @@ def _pairs(lab: Lab) -> list[tuple[int, int]]:
     return out
 
 
+def _serving_env(lab: Lab, vip: str | None) -> int | None:
+    """The env whose controller answers the tenant's VIP now, when exactly one does. Who answers
+    decides who serves; the order of the ledger's last writes can mislead (a write accepted by one
+    env may be recorded after the other's first one, around a switch-over)."""
+    if not vip:
+        return None
+    world = lab.world
+    envs = {world.nodes[h.node_id].cluster for h in lab.addresses.live_holders(vip)} - {None}
+    return envs.pop() if len(envs) == 1 else None
+
+
 def audit_lost_writes(lab: Lab) -> int:
     """Record the lost writes found now (each once); how many the ledger holds in all."""
     world = lab.world
@@ -259,7 +268,7 @@ def audit_lost_writes(lab: Lab) -> int:
         writes = [e for e in world.ledger if e["kind"] == "tenant_write" and e.get("env") in (orig, seed)]
         if not any(e.get("env") == seed for e in writes):
             continue  # the seed does not serve yet
-        serving = writes[-1]["env"]
+        serving = _serving_env(lab, writes[-1].get("vip")) or writes[-1]["env"]
         last: dict[tuple[str, str], dict[str, Any]] = {}
         for entry in writes:
             last[(entry["table"], entry["id"])] = entry

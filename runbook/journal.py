@@ -213,6 +213,13 @@ class Journal:
 
     _MISSING = object()
 
+    def fact_or(self, key: str, default: Any = None) -> Any:
+        """A fact if a stage recorded it, else `default` (a fact that is optional where it is read)."""
+        try:
+            return self.fact(key)
+        except JournalError:
+            return default
+
     def fact(self, key: str, value: Any = _MISSING) -> Any:
         """Read a fact (`fact("seed_env_id")`) or record one (`fact("seed_env_id", 2)`)."""
         if value is Journal._MISSING:

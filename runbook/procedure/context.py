@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from runbook.errors import PreflightError
+from runbook.errors import OctaneError, PreflightError
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -90,3 +90,14 @@ class Facts:
 
     def attributes(self) -> dict[str, Any]:
         return self._once("attributes", lambda: self.ctx.fuel.env_attributes(self.env()["id"])).get("editable", {})
+
+
+def raise_fan_out(errors: dict[str, BaseException], what: str, error: type[OctaneError], fix: str) -> None:
+    """A fan-out's failures as one error: a single node's own OctaneError as it is (its message and
+    fix are the most precise), several as `error` naming each node."""
+    if not errors:
+        return
+    first = next(iter(errors.values()))
+    if len(errors) == 1 and isinstance(first, OctaneError):
+        raise first
+    raise error(f"{what} failed on " + "; ".join(f"{n}: {e}" for n, e in sorted(errors.items())), fix)

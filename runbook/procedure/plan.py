@@ -59,7 +59,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from runbook.errors import JournalError, OctaneError
+from runbook.errors import OctaneError
 from runbook.journal import DONE, PENDING, Journal
 from runbook.lib import db, ssh
 from runbook.procedure import batches, upgrade_env, upgrade_node
@@ -121,10 +121,7 @@ def _roles(node: dict[str, Any]) -> set[str]:
 
 
 def _optional_fact(journal: Journal, key: str) -> Any:
-    try:
-        return journal.fact(key)
-    except JournalError:
-        return None
+    return journal.fact_or(key)
 
 
 # --------------------------------------------------------------------------- what the env is

@@ -91,7 +91,7 @@ from runbook.procedure import (
     upgrade_env,
     upgrade_node,
 )
-from runbook.procedure.context import Context
+from runbook.procedure.context import Context, raise_fan_out
 
 log = logging.getLogger(__name__)
 
@@ -140,20 +140,11 @@ class RollbackRefused(RollbackError):
 
 
 def _optional_fact(ctx: Context, key: str, default: Any) -> Any:
-    try:
-        return ctx.journal.fact(key)
-    except JournalError:
-        return default
+    return ctx.journal.fact_or(key, default)
 
 
 def _raise_fan_out(errors: dict[str, BaseException], what: str) -> None:
-    if not errors:
-        return
-    first = next(iter(errors.values()))
-    if len(errors) == 1 and isinstance(first, OctaneError):
-        raise first
-    raise RollbackError(f"{what} failed on " + "; ".join(f"{n}: {e}" for n, e in sorted(errors.items())),
-                        "fix the nodes named, then run rollback again: done steps are not repeated")
+    raise_fan_out(errors, what, RollbackError, "fix the nodes named, then run rollback again: done steps are not repeated")
 
 
 # --------------------------------------------------------------------------- what the journal says
@@ -777,19 +768,7 @@ def volumes_back(ctx: Context, originals: list[str]) -> list[dict[str, Any]]:
 
     wait_until("cinder-volume up on the original", problems, COMPUTE_TIMEOUT,
                "check cinder-volume on the original controllers (crm status), then run rollback again")
-    stale = sorted({(h or "").split("#")[0] for h in cloud.volume_hosts(conn).values()} - set(live) - {""})
-    moved = []
-    for current in stale:
-        candidates = [h for h in live if h.split("@")[0] == current.split("@")[0]]
-        if len(candidates) != 1:
-            raise RollbackError(f"volumes on {current}: no single live cinder-volume of the original takes them "
-                                f"back (live: {live})",
-                                "check cinder-volume on the original controllers, then run rollback again")
-        ctx.pool.check(originals[0], f"cinder-manage volume update_host --currenthost {shlex.quote(current)} "
-                                     f"--newhost {shlex.quote(candidates[0])}", timeout=600,
-                       fix="read cinder-manage's error on the original controller")
-        moved.append({"from": current, "to": candidates[0]})
-    return moved
+    return upgrade_control.move_volume_hosts(ctx, conn, originals[0], live, "the original", RollbackError)
 
 
 def seed_cluster_back(ctx: Context, seeds: list[str]) -> dict[str, Any]:

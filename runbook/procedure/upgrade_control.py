@@ -72,6 +72,7 @@ Facts written: `orig_unplugged`, `seed_overlay`, `control_rollbacks`,
 from __future__ import annotations
 
 import logging
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -97,7 +98,7 @@ from runbook.lib import (
 )
 from runbook.plugins.path_61_70 import TO_VERSION
 from runbook.procedure import dbcopy, fuelstate, preflight, upgrade_ceph, upgrade_db, upgrade_env
-from runbook.procedure.context import Context
+from runbook.procedure.context import Context, raise_fan_out
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -185,10 +186,7 @@ def _fact(ctx: Context, key: str, stage: str) -> Any:
 
 
 def _optional_fact(ctx: Context, key: str, default: Any) -> Any:
-    try:
-        return ctx.journal.fact(key)
-    except JournalError:
-        return default
+    return ctx.journal.fact_or(key, default)
 
 
 def seed_id(ctx: Context) -> int:
@@ -287,13 +285,7 @@ def wait_until(what: str, problems: Callable[[], list[str]], timeout: float, fix
 
 
 def _raise_fan_out(errors: dict[str, BaseException], what: str) -> None:
-    if not errors:
-        return
-    first = next(iter(errors.values()))
-    if len(errors) == 1 and isinstance(first, OctaneError):
-        raise first
-    raise UpgradeControlError(f"{what} failed on " + "; ".join(f"{n}: {e}" for n, e in sorted(errors.items())),
-                              "fix the nodes named, then re-run upgrade-control")
+    raise_fan_out(errors, what, UpgradeControlError, "fix the nodes named, then re-run upgrade-control")
 
 
 # --------------------------------------------------------------------------- checks (the stage tests share them)
@@ -1117,17 +1109,26 @@ def update_volume_hosts(ctx: Context, seeds: list[str]) -> list[dict[str, Any]]:
     name (`cinder-manage volume update_host`): Kilo's cinder-volume reports as `<name>@<backend>`."""
     conn = seed_cloud(ctx)
     live = [s["host"] for s in cloud.volume_services(conn) if s["binary"] == "cinder-volume" and s["state"] == "up"]
+    return move_volume_hosts(ctx, conn, seeds[0], live, "the seed", UpgradeControlError)
+
+
+def move_volume_hosts(ctx: Context, conn: Connection, node: str, live: list[str], side: str,
+                      error: type[OctaneError]) -> list[dict[str, Any]]:
+    """Every volume whose host is not one of the `live` cinder-volume services moves to the live one
+    of the same name (`cinder-manage volume update_host` on `node`); upgrade-control moves them to the
+    seed's backends, rollback back to the original's. Refused (`error`) when a name has no single
+    live candidate: a guess would point volumes at a backend that does not hold them."""
     stale = sorted({(h or "").split("#")[0] for h in cloud.volume_hosts(conn).values()} - set(live) - {""})
     moved = []
     for current in stale:
         candidates = [h for h in live if h.split("@")[0] == current.split("@")[0]]
         if len(candidates) != 1:
-            raise UpgradeControlError(f"volumes on {current}: no single live cinder-volume of the seed takes them "
-                                      f"over (live: {live})",
-                                      "check cinder-volume on the seed controllers (its backend name), then re-run")
-        ctx.pool.check(seeds[0], f"cinder-manage volume update_host --currenthost {current} "
-                                 f"--newhost {candidates[0]}", timeout=600,
-                       fix="read cinder-manage's error on the seed controller")
+            raise error(f"volumes on {current}: no single live cinder-volume of {side} takes them (live: {live})",
+                        f"check cinder-volume on {side}'s controllers (its backend name), then run the same "
+                        "command again")
+        ctx.pool.check(node, f"cinder-manage volume update_host --currenthost {shlex.quote(current)} "
+                             f"--newhost {shlex.quote(candidates[0])}", timeout=600,
+                       fix=f"read cinder-manage's error on {node}")
         moved.append({"from": current, "to": candidates[0]})
     return moved
 

@@ -71,7 +71,7 @@ from runbook.lib import db, haproxy, pacemaker, upstart, waits
 from runbook.lib.ssh import SSHPool
 from runbook.plugins import manager
 from runbook.procedure import dbcopy, prepare
-from runbook.procedure.context import Context
+from runbook.procedure.context import Context, raise_fan_out
 
 log = logging.getLogger(__name__)
 
@@ -348,13 +348,7 @@ def check_versions(ctx: Context, node: str, dbs: list[str], wanted: dict[str, in
 
 
 def _raise_fan_out(errors: dict[str, BaseException], what: str) -> None:
-    if not errors:
-        return
-    first = next(iter(errors.values()))
-    if len(errors) == 1 and isinstance(first, OctaneError):
-        raise first
-    raise UpgradeDbError(f"{what} failed on " + "; ".join(f"{n}: {e}" for n, e in sorted(errors.items())),
-                         "fix the nodes named, then re-run: the step runs again where it is not done")
+    raise_fan_out(errors, what, UpgradeDbError, "fix the nodes named, then re-run: the step runs again where it is not done")
 
 
 def _remember_stopped(ctx: Context, fact: str, stopped: dict[str, Any]) -> None:

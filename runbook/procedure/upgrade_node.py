@@ -728,10 +728,7 @@ def verify_batch(ctx: Context, names: list[str], computes: list[str], planned: d
 
 
 def _optional_fact(ctx: Context, key: str, default: Any) -> Any:
-    try:
-        return ctx.journal.fact(key)
-    except JournalError:
-        return default
+    return ctx.journal.fact_or(key, default)
 
 
 def _step(stage: Stage, hook: Hook, name: str, fn: Callable[..., Any], *args: Any) -> Any:

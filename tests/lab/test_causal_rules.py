@@ -215,7 +215,8 @@ def test_dump_in_read_only_maintenance_loses_no_write(seeded):
     assert tenant_writes(lab) == frozen, "the original accepted a write in maintenance"
     switch_control(lab)
     wait_writes_beyond(lab, frozen)  # the seed serves and accepts the tenant's writes
-    assert lab.inspect()["lost_writes"] == 0
+    ledger = lab.inspect()
+    assert ledger["lost_writes"] == 0, ledger.get("lost_write_ids")
 
 
 # --------------------------------------------------------------------------- 2. db sync skipped or misordered
@@ -256,7 +257,8 @@ def test_skipped_or_misordered_db_sync_leaves_juno_schemas_and_500s(seeded):
     ok(lab, SEED_HOST, "nova-manage db sync")
     assert ok(lab, SEED_HOST, "nova-manage db version").strip() == KILO["nova"]
     wait_writes_beyond(lab, frozen)
-    assert lab.inspect()["lost_writes"] == 0
+    ledger = lab.inspect()
+    assert ledger["lost_writes"] == 0, ledger.get("lost_write_ids")
 
 
 # --------------------------------------------------------------------------- 3. seed not isolated

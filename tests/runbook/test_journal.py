@@ -145,6 +145,8 @@ def test_facts_persist_and_a_missing_fact_names_the_fix(tmp_path):
     with journal.stage("stage2_upgrade_env"):
         journal.fact("seed_env_id", 8)  # inside a stage: the lock is re-entered, not waited for
     assert Journal.open(tmp_path, 7).fact("seed_env_id") == 8
+    assert journal.fact_or("seed_env_id", 0) == 8 and journal.fact_or("ceph_fsid", "none") == "none"
+    assert journal.fact_or("ceph_fsid") is None
     with pytest.raises(JournalError, match="belongs to env 7"):
         (tmp_path / "env-9").mkdir()
         (tmp_path / "env-9" / "journal.json").write_text((tmp_path / "env-7" / "journal.json").read_text())
@@ -188,3 +190,22 @@ def test_stage_rerun_after_a_lab_fault_does_not_repeat_its_done_step(lab, tmp_pa
     assert journal.stage_status("stage1_prepare") == "done"
     with journal.stage("stage1_prepare") as st:
         assert st.call("kernel", lambda: "again").startswith("3.13.0-")
+
+
+def test_a_fan_outs_failures_become_one_error():
+    """Pure logic: one node's own error passes as it is; several are named node by node."""
+    from runbook.errors import OctaneError
+    from runbook.procedure.context import raise_fan_out
+
+    class StageError(OctaneError):
+        pass
+
+    raise_fan_out({}, "anything", StageError, "nothing to fix")  # no failure: no error
+    own = RemoteError("node-2", "stop nova-api", 1, "stop: Unknown instance", "read the job's log on node-2")
+    with pytest.raises(RemoteError) as caught:
+        raise_fan_out({"node-2": own}, "stopping writers", StageError, "fix the nodes")
+    assert caught.value is own
+    with pytest.raises(StageError, match=r"stopping writers failed on node-1: timeout; node-2: .*exited 1") as caught:
+        raise_fan_out({"node-2": own, "node-1": TimeoutError("timeout")}, "stopping writers", StageError,
+                      "fix the nodes named")
+    assert caught.value.fix == "fix the nodes named"
