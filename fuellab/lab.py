@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,12 +60,21 @@ class Settings:
 
 
 def write_secret_file(path: Path, text: str) -> None:
-    """Create a file readable by its owner only, never briefly world-readable."""
+    """Replace a file readable by its owner only, never briefly world-readable.
+
+    Written aside and renamed over the old one: clients read these files while the lab rewrites them
+    (clouds.yaml when a seed env appears), and a reader must see the old file or the new one, never
+    a truncated one.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    path.chmod(0o600)
+    fd, aside = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mkstemp creates it 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(aside, path)
+    except BaseException:
+        Path(aside).unlink(missing_ok=True)
+        raise
 
 
 class Secrets:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import socket
 import stat
 import subprocess
+import threading
 
 import paramiko
 import pytest
 import yaml
 
+from fuellab.lab import write_secret_file
 from tests.labkit import fuellab
 
 
@@ -31,6 +33,32 @@ def test_client_files_are_written_and_secrets_are_private(shared_lab):
     assert "password" not in target["fuel"], "target.yaml names credential files, never holds them"
     clouds = yaml.safe_load((d / "clouds.yaml").read_text())["clouds"]
     assert "env-1" in clouds and clouds["env-1"]["auth"]["auth_url"].endswith("/v3")
+
+
+def test_a_rewritten_client_file_is_never_seen_half_written(tmp_path):
+    """The lab rewrites clouds.yaml while clients read it (a seed env appears, a snapshot is restored):
+    every read sees a whole file, old or new, and no temporary file is left behind."""
+    path = tmp_path / "clouds.yaml"
+    versions = [yaml.safe_dump({"clouds": {f"env-{i}": {"auth": {"x": "y" * 4000}} for i in range(1, n + 2)}})
+                for n in range(2)]
+    write_secret_file(path, versions[0])
+    stop, seen = threading.Event(), []
+
+    def rewrite() -> None:
+        while not stop.is_set():
+            for text in versions:
+                write_secret_file(path, text)
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    try:
+        for _ in range(2000):
+            seen.append(path.read_text())
+    finally:
+        stop.set()
+        writer.join()
+    assert set(seen) <= set(versions), "a reader saw a partial file"
+    assert _mode(path) == 0o600 and [p.name for p in tmp_path.iterdir()] == ["clouds.yaml"]
 
 
 def test_known_hosts_pins_every_node(shared_lab):
