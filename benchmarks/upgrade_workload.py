@@ -46,7 +46,12 @@ Figures and targets:
    scheduling overhead (a 600 s provisioning takes ~680 lab s: its ticks).
    Target: wall <= 1.10 x critical path.
 
-    .venv/bin/python benchmarks/upgrade_workload.py [--prefix N] [--api-interval 0.25] [--keep]
+    .venv/bin/python benchmarks/upgrade_workload.py [--prefix N] [--api-interval 0.25] [--time-factor F] [--keep]
+
+At the default speed the runbook's own latency (SSH rounds, API calls, checks, journal) is
+multiplied by 1000 against the simulated work; `--time-factor 0.01` or `0.1` shows how the same
+code fares when the simulated work weighs more (a run at 0.1 takes ~15 minutes).
+benchmarks/cut_outage.py runs stage 5 alone in real time.
 
 Pure computations (LabClock, attribution, unions, bounds) are unit tested in
 tests/runbook/test_upgrade_workload.py; the run itself is not part of `make test`.
@@ -292,13 +297,14 @@ def run_upgrade(lab_dir: Path, api_interval: float, work: Path) -> dict[str, Any
             "ended": ended, "monitor": figures, "journal": journal}
 
 
-def measure(prefix: int, api_interval: float, keep: bool) -> dict[str, Any]:
+def measure(prefix: int, api_interval: float, keep: bool, time_factor: float | None = None) -> dict[str, Any]:
     base = Path(tempfile.mkdtemp(prefix="upgrade-workload-"))
     lab_dir = base / "lab"
     try:
         from fuellab.client import ControlClient
 
-        fuellab("up", "--detach", "--dir", str(lab_dir), "--prefix", str(prefix))
+        speed = ("--time-factor", str(time_factor)) if time_factor else ()
+        fuellab("up", "--detach", "--dir", str(lab_dir), "--prefix", str(prefix), *speed)
         clock_before = sample_clock(lab_dir, 1.0)  # the factor is read from the world once the lab is down
         run = run_upgrade(lab_dir, api_interval, base)
         clock_after = sample_clock(lab_dir, 1.0)
@@ -417,6 +423,9 @@ def main() -> int:
     parser.add_argument("--api-interval", type=float, default=0.25, help="monitor: seconds between API probes")
     parser.add_argument("--keep", action="store_true", help="keep the lab's folder (printed) for a look")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures there")
+    parser.add_argument("--time-factor", type=float, default=None,
+                        help="the lab's wall s per lab s (default the lab's 0.001); slower labs weigh the "
+                             "runbook's own latency less against the simulated work")
     args = parser.parse_args()
     lock = None
     if args.prefix is None:
@@ -424,7 +433,7 @@ def main() -> int:
 
         args.prefix, lock = prefixes.claim()
     try:
-        measured = measure(args.prefix, args.api_interval, args.keep)
+        measured = measure(args.prefix, args.api_interval, args.keep, args.time_factor)
     finally:
         if lock is not None:
             lock.close()

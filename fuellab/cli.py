@@ -67,6 +67,8 @@ def ensure_created(lab_dir: Path, args: argparse.Namespace) -> None:
                 f"the lab in {lab_dir} was created with {have}; asked for {differs}. "
                 f"Run `fuellab reset --dir {lab_dir}` after `fuellab down`, or use another --dir."
             )
+        if args.time_factor is not None and args.time_factor != existing.time_factor:
+            retime(lab_dir, existing, args.time_factor)
         return
     settings = Settings(scenario=args.scenario or "ha-61", knobs=knobs)
     if args.prefix is not None:
@@ -80,6 +82,22 @@ def ensure_created(lab_dir: Path, args: argparse.Namespace) -> None:
     except KeyError as exc:
         shutil.rmtree(lab_dir, ignore_errors=True)
         raise UsageError(str(exc.args[0])) from None
+
+
+def retime(lab_dir: Path, settings: Settings, factor: float) -> None:
+    """Run a stopped lab's clock at another speed from now on. Lab time carries on from where it stopped
+    (the world keeps its offset in lab seconds), so a lab upgraded half-way at the fast default can run
+    one stage in real time (`--time-factor 1`), where the runbook's own latency counts as it would on
+    hardware."""
+    if factor <= 0:
+        raise UsageError(f"--time-factor must be > 0 (wall seconds per lab second), not {factor}")
+    lab = Lab.open(lab_dir)
+    lab.clock.factor = factor  # before save: the offset it freezes counts the open at the new speed
+    lab.world.meta["time_factor"] = factor
+    lab.world.save()
+    print(f"lab in {lab_dir}: time factor {settings.time_factor} -> {factor} wall s per lab s")
+    settings.time_factor = factor
+    settings.save(lab_dir)
 
 
 # --------------------------------------------------------------------------- process control
@@ -133,6 +151,9 @@ def wait_ready(lab_dir: Path, proc: subprocess.Popen[bytes] | None, timeout: flo
 def cmd_up(args: argparse.Namespace) -> int:
     lab_dir = Path(args.dir)
     if running_pid(lab_dir):
+        if args.time_factor is not None and args.time_factor != Settings.load(lab_dir).time_factor:
+            raise UsageError(f"the lab in {lab_dir} is running: its time factor changes only while it is "
+                             f"stopped. Run `fuellab down --dir {lab_dir}` first.")
         print(f"lab in {lab_dir} is already running (pid {running_pid(lab_dir)})")
         return 0
     started = time.monotonic()
@@ -284,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--detach", action="store_true", help="run in the background; return once every endpoint answers")
     up.add_argument("--prefix", type=int, help="second octet of the first network (default 20: 127.20.0.0/16 ...)")
     up.add_argument("--ssh-port", type=int, help="SSH port of every node (default 22 as root, else 2222)")
-    up.add_argument("--time-factor", type=float, help="wall seconds per lab second (default 0.001)")
+    up.add_argument("--time-factor", type=float,
+                    help="wall seconds per lab second (default 0.001); given to a stopped lab, changes it")
     for knob, default in scenarios.DEFAULT_KNOBS.items():
         up.add_argument(f"--{knob.replace('_', '-')}", dest=knob, type=int, help=f"scenario size (default {default})")
     up.set_defaults(func=cmd_up)

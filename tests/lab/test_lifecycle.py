@@ -6,13 +6,14 @@ import socket
 import stat
 import subprocess
 import threading
+import time
 
 import paramiko
 import pytest
 import yaml
 
 from fuellab.lab import write_secret_file
-from tests.labkit import fuellab
+from tests.labkit import LabHandle, fuellab
 
 
 def _mode(path) -> int:
@@ -250,6 +251,29 @@ def test_up_refuses_other_knobs_on_an_existing_lab(tmp_path, spare_prefix):
         fuellab("down", "--dir", lab_dir, check=False)
 
 
+def test_a_stopped_labs_clock_runs_at_a_new_factor_from_where_it_stopped(tmp_path, spare_prefix):
+    """`fuellab up --time-factor` on an existing lab: refused while it runs (exit 2, nothing changed);
+    once stopped, lab time carries on from where it stopped, at the new speed."""
+    lab_dir = str(tmp_path / "retimed")
+    fuellab("up", "--detach", "--dir", lab_dir, "--prefix", str(spare_prefix), "--computes", "1", "--free-nodes", "0")
+    lab = LabHandle(tmp_path / "retimed")
+    try:
+        refused = fuellab("up", "--detach", "--dir", lab_dir, "--time-factor", "1", check=False)
+        assert refused.returncode == 2 and "fuellab down" in refused.stderr
+        assert yaml.safe_load((lab.dir / "lab.yaml").read_text())["time_factor"] == 0.001
+        before = lab.status()["lab_time"]
+        fuellab("down", "--dir", lab_dir)
+        assert "0.001 -> 1.0" in fuellab("up", "--detach", "--dir", lab_dir, "--time-factor", "1").stdout
+        resumed = lab.status()["lab_time"]
+        time.sleep(0.5)
+        later = lab.status()["lab_time"]
+        # At the old speed 0.5 wall s would be 500 lab s; lab time neither restarted nor jumped ahead.
+        assert before <= resumed < before + 600 and 0.4 < later - resumed < 30, (before, resumed, later)
+        assert yaml.safe_load((lab.dir / "lab.yaml").read_text())["time_factor"] == 1.0
+    finally:
+        lab.stop()
+
+
 def test_up_refuses_unknown_scenario(tmp_path, spare_prefix):
     proc = fuellab("up", "--dir", str(tmp_path / "x"), "--scenario", "nope", "--prefix", str(spare_prefix),
                    check=False)
@@ -264,8 +288,6 @@ def test_every_node_listens_on_its_admin_address(shared_lab):
 
 
 def test_reset_recreates_the_world_and_keeps_it_running(tmp_path, spare_prefix):
-    from tests.labkit import LabHandle
-
     lab_dir = tmp_path / "resettable"
     fuellab("up", "--detach", "--dir", str(lab_dir), "--prefix", str(spare_prefix),
             "--computes", "1", "--free-nodes", "0")
