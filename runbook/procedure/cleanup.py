@@ -65,9 +65,7 @@ anything from it).
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,7 +82,7 @@ from runbook.procedure import (
     upgrade_env,
     upgrade_node,
 )
-from runbook.procedure.context import Context
+from runbook.procedure.context import Context, Hook, run_step
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -115,8 +113,6 @@ MOVED_FIELDS = {"servers": ("host", "hypervisor_hostname")}
 DHCP_OWNER = "network:dhcp"  # DHCP ports belong to the DHCP agents, which are the seed controllers' now
 # Env fields the clone changes on purpose: a new id, `<name>-upgrade`, the 7.0 release.
 ENV_CHANGED = ("id", "name", "release_id")
-
-Hook = Callable[[str, Any], Any]
 
 
 class CleanupError(OctaneError):
@@ -508,14 +504,6 @@ def verify_fuel(ctx: Context) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the stage
 
 
-def _step(stage: Stage, hook: Hook, name: str, fn: Callable[..., Any], *args: Any) -> Any:
-    started = time.monotonic()
-    result = stage.call(name, fn, *args)
-    log.info("%s env %s: %s (%.1f s)", STAGE, stage.journal.env_id, name, time.monotonic() - started)
-    hook(name, result)
-    return result
-
-
 def _each(stage: Stage, hook: Hook, ctx: Context, nodes: list[str], controller: bool) -> None:
     """`env: <node>: rpc pin removed` on every node in parallel, each journaled on its own."""
     seen = ctx.pool.fan_out(nodes, lambda node: stage.call(f"env: {node}: rpc pin removed", unpin, ctx, node,
@@ -530,22 +518,22 @@ def _each(stage: Stage, hook: Hook, ctx: Context, nodes: list[str], controller: 
 
 
 def env_half(stage: Stage, hook: Hook, ctx: Context) -> None:
-    pre = _step(stage, hook, "env: preconditions", preconditions, ctx)
-    _step(stage, hook, "env: delete stale nova services", delete_services, ctx)
-    _step(stage, hook, "env: delete stale neutron agents", delete_agents, ctx)
+    pre = run_step(stage, hook, "env: preconditions", preconditions, ctx)
+    run_step(stage, hook, "env: delete stale nova services", delete_services, ctx)
+    run_step(stage, hook, "env: delete stale neutron agents", delete_agents, ctx)
     _each(stage, hook, ctx, pre["seed controllers"], controller=True)
     _each(stage, hook, ctx, pre["computes"], controller=False)
-    _step(stage, hook, "env: nova-compute up", computes_up, ctx, pre["computes"])
-    _step(stage, hook, "env: verify", verify_env, ctx, pre)
-    _step(stage, hook, ENV_DONE, compare, ctx)
+    run_step(stage, hook, "env: nova-compute up", computes_up, ctx, pre["computes"])
+    run_step(stage, hook, "env: verify", verify_env, ctx, pre)
+    run_step(stage, hook, ENV_DONE, compare, ctx)
 
 
 def fuel_half(stage: Stage, hook: Hook, ctx: Context) -> None:
     if stage.step_status(ENV_DONE) != DONE:
         raise CleanupError("cleanup-fuel comes after cleanup-env, which has not completed",
                            f"run `octane cleanup-env {seed_id(ctx)}` first; nothing was changed")
-    _step(stage, hook, "fuel: revert master", revert_master, ctx)
-    _step(stage, hook, FUEL_DONE, verify_fuel, ctx)
+    run_step(stage, hook, "fuel: revert master", revert_master, ctx)
+    run_step(stage, hook, FUEL_DONE, verify_fuel, ctx)
 
 
 def halves_done(ctx: Context) -> list[str]:

@@ -6,9 +6,12 @@ attributes) so that a dozen checks cost one request each, not one per check.
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runbook.errors import OctaneError, PreflightError
 
@@ -16,9 +19,15 @@ if TYPE_CHECKING:
     from openstack.connection import Connection
 
     from runbook.config import Target
-    from runbook.journal import Journal
+    from runbook.journal import Journal, Stage
     from runbook.lib.fuel import FuelClient
     from runbook.lib.ssh import SSHPool
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# Called after each step of a stage with the step's name and result: the stage tests' hooks check or
+# sabotage the lab between two steps; the procedures' own callers pass a no-op.
+Hook = Callable[[str, Any], Any]
 
 
 @dataclass
@@ -101,3 +110,13 @@ def raise_fan_out(errors: dict[str, BaseException], what: str, error: type[Octan
     if len(errors) == 1 and isinstance(first, OctaneError):
         raise first
     raise error(f"{what} failed on " + "; ".join(f"{n}: {e}" for n, e in sorted(errors.items())), fix)
+
+
+def run_step(stage: Stage, hook: Hook, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run `fn` as step `name` of `stage` (a step done in an earlier run returns its recorded result
+    without acting), log how long it took, then show it to the hook."""
+    started = time.monotonic()
+    result = stage.call(name, fn, *args, **kwargs)
+    log.info("%s env %s: %s (%.1f s)", stage.name, stage.journal.env_id, name, time.monotonic() - started)
+    hook(name, result)
+    return result

@@ -91,7 +91,7 @@ from runbook.procedure import (
     upgrade_env,
     upgrade_node,
 )
-from runbook.procedure.context import Context, raise_fan_out
+from runbook.procedure.context import Context, Hook, raise_fan_out, run_step
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,6 @@ CEPH_TIMEOUT = upgrade_control.CEPH_TIMEOUT
 COMPUTE_TIMEOUT = upgrade_control.COMPUTE_TIMEOUT
 VERIFY_TIMEOUT = 300.0  # seconds for the original to serve as it should (agents report, VMs answer)
 
-Hook = Callable[[str, Any], Any]
 wait_until = upgrade_control.wait_until
 Fatal = upgrade_control.Fatal
 
@@ -854,14 +853,6 @@ def reset_stages(ctx: Context, planned: dict[str, Any], discarded: dict[str, Any
 # --------------------------------------------------------------------------- the rollback
 
 
-def _step(stage: Stage, hook: Hook, name: str, fn: Callable[..., Any], *args: Any) -> Any:
-    started = time.monotonic()
-    result = stage.call(name, fn, *args)
-    log.info("%s env %s: %s (%.1f s)", STAGE, stage.journal.env_id, name, time.monotonic() - started)
-    hook(name, result)
-    return result
-
-
 def _per_compute(stage: Stage, hook: Hook, ctx: Context, hosts: list[str], what: str,
                  fn: Callable[[str], Any]) -> None:
     """One journaled step per compute, in parallel (bounded by the SSH pool)."""
@@ -893,38 +884,38 @@ def run(ctx: Context, discard_seed_writes: bool = False, step_hook: Hook | None 
     fresh = _start(ctx, discard_seed_writes)
     inputs = {"env_id": ctx.env_id, "seed_env_id": int(ctx.journal.fact(upgrade_env.SEED_FACT))}
     with ctx.journal.stage(STAGE, inputs=inputs) as stage:
-        planned = _step(stage, hook, "plan", lambda: fresh)
+        planned = run_step(stage, hook, "plan", lambda: fresh)
         seeds, originals, hosts = planned["seed_controllers"], planned["original_controllers"], planned["computes"]
         revert = planned["revert"]
         discarded = planned["seed_writes"]
         if planned["control"] and planned["seed_writes"] is not None:
-            _step(stage, hook, "seed read-only", seed_read_only, ctx, seeds)
-            discarded = _step(stage, hook, "seed writes", final_seed_writes, ctx, seeds, planned["dump"],
+            run_step(stage, hook, "seed read-only", seed_read_only, ctx, seeds)
+            discarded = run_step(stage, hook, "seed writes", final_seed_writes, ctx, seeds, planned["dump"],
                               discard_seed_writes or bool(planned["seed_writes"]["found"]))
         downgrade = [h for h in hosts if revert[h]["downgrade"] or revert[h]["repository"]]
         _per_compute(stage, hook, ctx, downgrade, "juno packages",
                      lambda node: juno_packages(ctx, node, revert[node]["downgrade"]))
         if planned["control"]:
-            _step(stage, hook, "stop seed cluster", upgrade_control.stop_seed_cluster, ctx, seeds)
-            _step(stage, hook, "isolate seed", isolate_seed, ctx, seeds)
-            _step(stage, hook, "plug original", plug_original, ctx, originals)
-            _step(stage, hook, "start original cluster", start_cluster, ctx, originals, "the original")
-            _step(stage, hook, "original mysql read-only", original_read_only, ctx, originals)
+            run_step(stage, hook, "stop seed cluster", upgrade_control.stop_seed_cluster, ctx, seeds)
+            run_step(stage, hook, "isolate seed", isolate_seed, ctx, seeds)
+            run_step(stage, hook, "plug original", plug_original, ctx, originals)
+            run_step(stage, hook, "start original cluster", start_cluster, ctx, originals, "the original")
+            run_step(stage, hook, "original mysql read-only", original_read_only, ctx, originals)
         configure = [h for h in hosts if revert[h]["pinned"] or revert[h]["rabbit"] or revert[h]["downgrade"]]
         _per_compute(stage, hook, ctx, configure, "original rabbit, no pin",
                      lambda node: configure_compute(ctx, node, originals[0]))
         _per_compute(stage, hook, ctx, configure, "restart services", lambda node: restart_compute(ctx, node))
         if planned["control"]:
-            _step(stage, hook, "original database", original_database, ctx, originals[0], planned["dump"])
-        _step(stage, hook, "original addresses", original_addresses, ctx, originals, hosts)
-        _step(stage, hook, "leave maintenance", upgrade_db.leave_maintenance, ctx)
-        _step(stage, hook, "ceph", ceph_back, ctx, originals, planned["fsid"], planned["osd_ids"], planned["flags"])
-        _step(stage, hook, "computes in the original control plane", computes_in, ctx, hosts, originals)
-        _step(stage, hook, "routers", routers_back, ctx, originals)
-        _step(stage, hook, "volumes", volumes_back, ctx, originals)
+            run_step(stage, hook, "original database", original_database, ctx, originals[0], planned["dump"])
+        run_step(stage, hook, "original addresses", original_addresses, ctx, originals, hosts)
+        run_step(stage, hook, "leave maintenance", upgrade_db.leave_maintenance, ctx)
+        run_step(stage, hook, "ceph", ceph_back, ctx, originals, planned["fsid"], planned["osd_ids"], planned["flags"])
+        run_step(stage, hook, "computes in the original control plane", computes_in, ctx, hosts, originals)
+        run_step(stage, hook, "routers", routers_back, ctx, originals)
+        run_step(stage, hook, "volumes", volumes_back, ctx, originals)
         if planned["control"]:
-            _step(stage, hook, "seed cluster on its overlay", seed_cluster_back, ctx, seeds)
-        result = _step(stage, hook, "verify", verify, ctx, planned)
-        reset = _step(stage, hook, "reset upgrade stages", reset_stages, ctx, planned, discarded)
+            run_step(stage, hook, "seed cluster on its overlay", seed_cluster_back, ctx, seeds)
+        result = run_step(stage, hook, "verify", verify, ctx, planned)
+        reset = run_step(stage, hook, "reset upgrade stages", reset_stages, ctx, planned, discarded)
         return {"seed_env_id": planned["seed_env_id"], "undone": [s for s, did in planned["acted"].items() if did],
                 "seed writes discarded": (discarded or {}).get("summary") or None, **result, **reset}

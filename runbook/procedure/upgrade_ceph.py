@@ -43,7 +43,6 @@ import logging
 import os
 import posixpath
 import shlex
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +53,7 @@ from runbook.journal import Stage
 from runbook.lib import ceph, waits
 from runbook.lib.ssh import local_sha256
 from runbook.procedure import preflight, prepare
-from runbook.procedure.context import Context
+from runbook.procedure.context import Context, Hook, run_step
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +80,6 @@ IDENTITY_KEYRINGS = {"/etc/ceph/ceph.client.admin.keyring": "client.admin",
 FILE_TIMEOUT = 120.0  # seconds for tar, sha256sum, cp on a node
 QUORUM_TIMEOUT = 300.0  # seconds for the seed's monitors to form their quorum once started
 QUORUM_POLL = 2.0
-
-Hook = Callable[[str, Any], Any]
 
 
 class UpgradeCephError(OctaneError):
@@ -557,12 +554,6 @@ def clean_up(ctx: Context, seeds: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- the stage
 
 
-def _step(stage: Stage, hook: Hook, name: str, fn: Callable[..., Any], *args: Any) -> Any:
-    result = stage.call(name, fn, *args)
-    hook(name, result)
-    return result
-
-
 def _recorded_seed(ctx: Context) -> int | None:
     try:
         return int(ctx.journal.fact(SEED_FACT))
@@ -576,15 +567,15 @@ def move_mon(stage: Stage, hook: Hook, ctx: Context, seed: str, planned: dict[st
     fsid, move = planned["fsid"], planned["moves"][seed]
     expected = {name: m["address"] for name, m in planned["moves"].items()}
     record = archives[move["source"]]
-    _step(stage, hook, f"{seed}: copy archive", copy_archive, ctx, seed, move["source"], record)
-    _step(stage, hook, f"{seed}: stop mon", stop_mon, ctx, seed)
-    _step(stage, hook, f"{seed}: extract monmap", extract_monmap, ctx, seed, expected)
-    _step(stage, hook, f"{seed}: replace store and keyrings", replace_store, ctx, seed, move["source"],
+    run_step(stage, hook, f"{seed}: copy archive", copy_archive, ctx, seed, move["source"], record)
+    run_step(stage, hook, f"{seed}: stop mon", stop_mon, ctx, seed)
+    run_step(stage, hook, f"{seed}: extract monmap", extract_monmap, ctx, seed, expected)
+    run_step(stage, hook, f"{seed}: replace store and keyrings", replace_store, ctx, seed, move["source"],
           record["members"])
-    _step(stage, hook, f"{seed}: fsid in ceph.conf", set_conf_fsid, ctx, seed, fsid)
-    _step(stage, hook, f"{seed}: monmap fsid", monmap_fsid, ctx, seed, fsid, expected)
-    _step(stage, hook, f"{seed}: inject monmap", inject_monmap, ctx, seed)
-    _step(stage, hook, f"{seed}: start mon", start_mon, ctx, seed)
+    run_step(stage, hook, f"{seed}: fsid in ceph.conf", set_conf_fsid, ctx, seed, fsid)
+    run_step(stage, hook, f"{seed}: monmap fsid", monmap_fsid, ctx, seed, fsid, expected)
+    run_step(stage, hook, f"{seed}: inject monmap", inject_monmap, ctx, seed)
+    run_step(stage, hook, f"{seed}: start mon", start_mon, ctx, seed)
 
 
 def run(ctx: Context, step_hook: Hook | None = None) -> dict[str, Any]:
@@ -593,18 +584,18 @@ def run(ctx: Context, step_hook: Hook | None = None) -> dict[str, Any]:
     hook = step_hook or (lambda name, result: None)
     inputs = {"env_id": env_id, "seed_env_id": _recorded_seed(ctx)}
     with ctx.journal.stage(STAGE, inputs=inputs, requires=[PREVIOUS]) as stage:
-        planned = _step(stage, hook, "plan", plan, ctx)
+        planned = run_step(stage, hook, "plan", plan, ctx)
         sources = sorted({m["source"] for m in planned["moves"].values()}, key=lambda h: (len(h), h))
-        _step(stage, hook, "noout for the isolation", hold_osds_in, ctx, sources[0])
-        archives = {source: _step(stage, hook, f"archive {source}", archive, ctx, source) for source in sources}
+        run_step(stage, hook, "noout for the isolation", hold_osds_in, ctx, sources[0])
+        archives = {source: run_step(stage, hook, f"archive {source}", archive, ctx, source) for source in sources}
         seeds = _sorted_hosts(list(planned["moves"]))
         for seed in seeds:
             move_mon(stage, hook, ctx, seed, planned, archives)
         wanted = {seed: planned["moves"][seed]["address"] for seed in seeds}
-        _step(stage, hook, "seed quorum", wait_seed_quorum, ctx, seeds, planned["fsid"], wanted)
-        _step(stage, hook, "import bootstrap-osd key", import_bootstrap_osd, ctx, seeds[0])
-        _step(stage, hook, "verify", verify, ctx, planned)
-        _step(stage, hook, "clean up", clean_up, ctx, seeds)
+        run_step(stage, hook, "seed quorum", wait_seed_quorum, ctx, seeds, planned["fsid"], wanted)
+        run_step(stage, hook, "import bootstrap-osd key", import_bootstrap_osd, ctx, seeds[0])
+        run_step(stage, hook, "verify", verify, ctx, planned)
+        run_step(stage, hook, "clean up", clean_up, ctx, seeds)
         ctx.journal.fact(FSID_FACT, planned["fsid"])
         ctx.journal.fact(MONS_FACT, wanted)
         return {"fsid": planned["fsid"], "mons": wanted}

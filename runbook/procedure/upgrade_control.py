@@ -98,7 +98,7 @@ from runbook.lib import (
 )
 from runbook.plugins.path_61_70 import TO_VERSION
 from runbook.procedure import dbcopy, fuelstate, preflight, upgrade_ceph, upgrade_db, upgrade_env
-from runbook.procedure.context import Context, raise_fan_out
+from runbook.procedure.context import Context, Hook, raise_fan_out, run_step
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -153,8 +153,6 @@ WRITE_TIMEOUT = 300.0  # seconds for HAProxy to take writes again
 POLL = 2.0  # seconds between two looks of a wait, at most
 FIRST_POLL = 0.05  # the first looks come sooner (doubling up to POLL): inside the cut, every wait is outage
 PROBE_TIMEOUT = 2.0  # seconds for one TCP probe of a VM
-
-Hook = Callable[[str, Any], Any]
 
 
 class UpgradeControlError(OctaneError):
@@ -913,23 +911,23 @@ def data_plane(ctx: Context, seeds: list[str], vms: list[dict[str, Any]]) -> dic
 
 def switch_over(stage: Stage, hook: Hook, ctx: Context, pre: dict[str, Any], named: Callable[[str], str]) -> None:
     seeds, originals = pre["seed_controllers"], pre["original_controllers"]
-    _step(stage, hook, named("seed maintenance: haproxy read-only"), seed_read_only, ctx, seeds)
-    _step(stage, hook, named("rpc pin on seed controllers"), pin_seed, ctx, seeds)
-    agents = _step(stage, hook, named("seed L3 agents registered"), register_seed_l3_agents, ctx, seeds)["agents"]
-    _step(stage, hook, named("routers bound to the seed's L3 agents"), bind_routers, ctx, seeds, agents)
-    _step(stage, hook, named("seed overlay recorded"), record_overlay, ctx, seeds)
+    run_step(stage, hook, named("seed maintenance: haproxy read-only"), seed_read_only, ctx, seeds)
+    run_step(stage, hook, named("rpc pin on seed controllers"), pin_seed, ctx, seeds)
+    agents = run_step(stage, hook, named("seed L3 agents registered"), register_seed_l3_agents, ctx, seeds)["agents"]
+    run_step(stage, hook, named("routers bound to the seed's L3 agents"), bind_routers, ctx, seeds, agents)
+    run_step(stage, hook, named("seed overlay recorded"), record_overlay, ctx, seeds)
     # The cut: the VMs answer no more from the original's kill until the seed's L3 agents run.
-    _step(stage, hook, named("stop seed cluster"), stop_seed_cluster, ctx, seeds)
-    _step(stage, hook, named("stop original cluster"), kill_original, ctx, originals)
-    _step(stage, hook, named("unplug original"), unplug_original, ctx, originals)
-    _step(stage, hook, named("plug seed"), plug_seed, ctx, seeds, pre["plugs"])
-    _step(stage, hook, named("start seed cluster"), start_seed_cluster, ctx, seeds)
-    _step(stage, hook, named("start seed services"), start_seed_services, ctx, seeds, pre["seed_stopped"])
-    _step(stage, hook, named("addresses answered by the seed"), seed_answers, ctx, seeds, pre["computes"])
-    _step(stage, hook, named("seed APIs answer"), seed_apis, ctx)
-    _step(stage, hook, named("ceph on the seed monitors"), seed_ceph, ctx, pre)
-    _step(stage, hook, named("move routers"), move_routers, ctx, seeds)
-    _step(stage, hook, named("data plane"), data_plane, ctx, seeds, pre["vms"])
+    run_step(stage, hook, named("stop seed cluster"), stop_seed_cluster, ctx, seeds)
+    run_step(stage, hook, named("stop original cluster"), kill_original, ctx, originals)
+    run_step(stage, hook, named("unplug original"), unplug_original, ctx, originals)
+    run_step(stage, hook, named("plug seed"), plug_seed, ctx, seeds, pre["plugs"])
+    run_step(stage, hook, named("start seed cluster"), start_seed_cluster, ctx, seeds)
+    run_step(stage, hook, named("start seed services"), start_seed_services, ctx, seeds, pre["seed_stopped"])
+    run_step(stage, hook, named("addresses answered by the seed"), seed_answers, ctx, seeds, pre["computes"])
+    run_step(stage, hook, named("seed APIs answer"), seed_apis, ctx)
+    run_step(stage, hook, named("ceph on the seed monitors"), seed_ceph, ctx, pre)
+    run_step(stage, hook, named("move routers"), move_routers, ctx, seeds)
+    run_step(stage, hook, named("data plane"), data_plane, ctx, seeds, pre["vms"])
 
 
 # --------------------------------------------------------------------------- rollback of control
@@ -1013,7 +1011,7 @@ def _rollback(stage: Stage, hook: Hook, ctx: Context, pre: dict[str, Any], attem
     fix = failure.fix if isinstance(failure, OctaneError) else None
     log.error("%s env %s: %s failed (%s): rolling control back to the original", STAGE, ctx.env_id, failed, cause)
     try:
-        result = _step(stage, hook, f"rollback #{attempt}", rollback_control, ctx, pre)
+        result = run_step(stage, hook, f"rollback #{attempt}", rollback_control, ctx, pre)
     except OctaneError as exc:
         raise UpgradeControlError(
             f"{failed} failed ({cause}), and the rollback to the original failed too: {exc.message}",
@@ -1176,14 +1174,6 @@ def verify(ctx: Context, pre: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the stage
 
 
-def _step(stage: Stage, hook: Hook, name: str, fn: Callable[..., Any], *args: Any) -> Any:
-    started = time.monotonic()
-    result = stage.call(name, fn, *args)
-    log.info("%s env %s: %s (%.1f s)", STAGE, stage.journal.env_id, name, time.monotonic() - started)
-    hook(name, result)
-    return result
-
-
 def _recorded_seed(ctx: Context) -> int | None:
     try:
         return int(ctx.journal.fact(SEED_FACT))
@@ -1203,15 +1193,15 @@ def run(ctx: Context, step_hook: Hook | None = None) -> dict[str, Any]:
         def named(name: str) -> str:
             return name if attempt == 1 else f"{name} #{attempt}"
 
-        pre = _step(stage, hook, named("preconditions"), preconditions, ctx)
-        _step(stage, hook, named("seed monitors"), seed_monitors, ctx, pre)
+        pre = run_step(stage, hook, named("preconditions"), preconditions, ctx)
+        run_step(stage, hook, named("seed monitors"), seed_monitors, ctx, pre)
         try:
             switch_over(stage, hook, ctx, pre, named)
         except Exception as exc:  # noqa: BLE001 - whatever broke the switch-over, the original goes back
             _rollback(stage, hook, ctx, pre, attempt, exc)
         upgrade_computes(stage, hook, ctx, pre)
-        _step(stage, hook, "computes in the new control plane", computes_in, ctx, pre)
-        _step(stage, hook, "volumes", update_volume_hosts, ctx, pre["seed_controllers"])
-        _step(stage, hook, "leave maintenance", leave_maintenance, ctx, pre["seed_controllers"])
-        result = _step(stage, hook, "verify", verify, ctx, pre)
+        run_step(stage, hook, "computes in the new control plane", computes_in, ctx, pre)
+        run_step(stage, hook, "volumes", update_volume_hosts, ctx, pre["seed_controllers"])
+        run_step(stage, hook, "leave maintenance", leave_maintenance, ctx, pre["seed_controllers"])
+        result = run_step(stage, hook, "verify", verify, ctx, pre)
         return {"seed_env_id": pre["seed_env_id"], "attempt": attempt, **result}

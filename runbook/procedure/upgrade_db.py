@@ -71,7 +71,7 @@ from runbook.lib import db, haproxy, pacemaker, upstart, waits
 from runbook.lib.ssh import SSHPool
 from runbook.plugins import manager
 from runbook.procedure import dbcopy, prepare
-from runbook.procedure.context import Context, raise_fan_out
+from runbook.procedure.context import Context, Hook, raise_fan_out, run_step
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,6 @@ SEED_EXTRA_JOBS = ("apache2",)
 SYNC_ORDER = ("keystone", "nova", "heat", "glance", "neutron", "cinder")
 STOP_TIMEOUT = 300.0  # seconds for pacemaker to stop what it was told to
 STOP_POLL = 2.0
-
-Hook = Callable[[str, Any], Any]
 
 
 class UpgradeDbError(OctaneError):
@@ -380,14 +378,6 @@ def _note_maintenance(ctx: Context, controllers: list[str]) -> None:
                                         "leave": how_to_leave(ctx.env_id)})
 
 
-def _step(stage: Stage, hook: Hook, name: str, fn: Callable[..., Any], *args: Any) -> Any:
-    started = time.monotonic()
-    result = stage.call(name, fn, *args)
-    log.info("%s env %s: %s (%.1f s)", STAGE, stage.journal.env_id, name, time.monotonic() - started)
-    hook(name, result)
-    return result
-
-
 # --------------------------------------------------------------------------- the stage
 
 
@@ -397,23 +387,23 @@ def run(ctx: Context, step_hook: Hook | None = None) -> dict[str, Any]:
     hook = step_hook or (lambda name, result: None)
     inputs = {"env_id": env_id, "seed_env_id": _recorded_seed(ctx)}
     with ctx.journal.stage(STAGE, inputs=inputs, requires=[REQUIRES]) as stage:
-        pre = _step(stage, hook, "preconditions", preconditions, ctx)
+        pre = run_step(stage, hook, "preconditions", preconditions, ctx)
         originals, seeds = pre["original_controllers"], pre["seed_controllers"]
         try:
             _freeze(stage, hook, ctx, originals)
             dump_step, check_step = _dump_steps(stage)
-            record = _step(stage, hook, dump_step, dump, ctx, pre["dump_node"],
+            record = run_step(stage, hook, dump_step, dump, ctx, pre["dump_node"],
                            Path(pre["workspace"]) / DUMP_FILE)
-            _step(stage, hook, check_step, lambda: dbcopy.restore_check(ctx.pool, pre["restore_node"], record,
+            run_step(stage, hook, check_step, lambda: dbcopy.restore_check(ctx.pool, pre["restore_node"], record,
                                                                          keep_upload=True))
-            _step(stage, hook, "stop seed services", stop_seed_services, ctx, seeds)
-            _step(stage, hook, "restore", restore, ctx, pre["restore_node"], record)
+            run_step(stage, hook, "stop seed services", stop_seed_services, ctx, seeds)
+            run_step(stage, hook, "restore", restore, ctx, pre["restore_node"], record)
             for service in SYNC_ORDER:
                 if service in record["dbs"]:
-                    _step(stage, hook, f"db sync {service}", sync, ctx, pre["restore_node"], service)
-            versions = _step(stage, hook, "schema versions", check_versions, ctx, pre["restore_node"],
+                    run_step(stage, hook, f"db sync {service}", sync, ctx, pre["restore_node"], service)
+            versions = run_step(stage, hook, "schema versions", check_versions, ctx, pre["restore_node"],
                              record["dbs"], pre["target_versions"])
-            _step(stage, hook, "discard seed copy", dbcopy.discard, ctx.pool, pre["restore_node"], record)
+            run_step(stage, hook, "discard seed copy", dbcopy.discard, ctx.pool, pre["restore_node"], record)
         except OctaneError as exc:
             raise UpgradeDbError(
                 f"{exc.message} — env {env_id} stays in read-only maintenance (APIs refuse writes, writers "
@@ -432,10 +422,10 @@ def _recorded_seed(ctx: Context) -> int | None:
 
 
 def _freeze(stage: Stage, hook: Hook, ctx: Context, controllers: list[str]) -> None:
-    _step(stage, hook, "maintenance: haproxy read-only", enter_read_only, ctx, controllers)
-    _step(stage, hook, "maintenance: restart p_haproxy", restart_haproxy, ctx, controllers)
-    _step(stage, hook, "stop writers", stop_writers, ctx, controllers)
-    _step(stage, hook, "mysql read-only", read_only_on, ctx, controllers)
+    run_step(stage, hook, "maintenance: haproxy read-only", enter_read_only, ctx, controllers)
+    run_step(stage, hook, "maintenance: restart p_haproxy", restart_haproxy, ctx, controllers)
+    run_step(stage, hook, "stop writers", stop_writers, ctx, controllers)
+    run_step(stage, hook, "mysql read-only", read_only_on, ctx, controllers)
 
 
 # --------------------------------------------------------------------------- reads for the tests and rollback

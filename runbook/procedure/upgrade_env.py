@@ -46,7 +46,7 @@ from runbook.journal import Stage, Step
 from runbook.lib import db, network, pacemaker, waits
 from runbook.plugins.path_61_70 import TO_VERSION
 from runbook.procedure import fuelstate, prepare
-from runbook.procedure.context import Context
+from runbook.procedure.context import Context, Hook, run_step
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,6 @@ WAIT_SLICE = 60.0  # seconds between progress records of a long wait
 CLUSTER_TIMEOUT = 600.0  # seconds for the seed's pacemaker cluster to form after deployment
 CLUSTER_POLL = 5.0
 ARP_PROBES = 2
-
-Hook = Callable[[str, Any], Any]
 
 
 class UpgradeEnvError(OctaneError):
@@ -586,17 +584,17 @@ def run(ctx: Context, nodes: list[int] | None = None, step_hook: Hook | None = N
     hook = step_hook or (lambda name, result: None)
     inputs = {"env_id": env_id, "nodes": sorted(int(n) for n in nodes) if nodes else _recorded_nodes(ctx)}
     with ctx.journal.stage(STAGE, inputs=inputs, requires=[prepare.STAGE]) as stage:
-        chosen = _step(stage, hook, "seed controllers", choose_controllers, ctx, inputs["nodes"])
+        chosen = run_step(stage, hook, "seed controllers", choose_controllers, ctx, inputs["nodes"])
         ctx.journal.fact(CONTROLLERS_FACT, _sorted_hosts([c["hostname"] for c in chosen]))
-        original = _step(stage, hook, "original", _original, ctx)
-        seed_id = _step(stage, hook, "clone", clone, ctx, original)
-        _step(stage, hook, "check settings", check_settings, ctx, seed_id, vips=False)
-        ids = _step(stage, hook, "assign", assign, ctx, seed_id, chosen)
-        _step(stage, hook, "copy vips", copy_vips, ctx, seed_id)
+        original = run_step(stage, hook, "original", _original, ctx)
+        seed_id = run_step(stage, hook, "clone", clone, ctx, original)
+        run_step(stage, hook, "check settings", check_settings, ctx, seed_id, vips=False)
+        ids = run_step(stage, hook, "assign", assign, ctx, seed_id, chosen)
+        run_step(stage, hook, "copy vips", copy_vips, ctx, seed_id)
         _waiting_step(stage, hook, "provision", provision, ctx, seed_id, ids)
-        _step(stage, hook, "deployment info", upload_isolated, ctx, seed_id, chosen)
+        run_step(stage, hook, "deployment info", upload_isolated, ctx, seed_id, chosen)
         _waiting_step(stage, hook, "deploy", deploy, ctx, seed_id, ids)
-        _step(stage, hook, "verify", verify, ctx, seed_id, chosen)
+        run_step(stage, hook, "verify", verify, ctx, seed_id, chosen)
         return {"seed_env_id": seed_id, "seed_controllers": ctx.journal.fact(CONTROLLERS_FACT)}
 
 
@@ -612,12 +610,6 @@ def _original(ctx: Context) -> dict[str, Any]:
     env = ctx.facts.env()
     state = fuelstate.env_state(ctx.fuel, env["id"])
     return {"id": env["id"], "name": env["name"], "release_id": env.get("release_id"), "state": state}
-
-
-def _step(stage: Stage, hook: Hook, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    result = stage.call(name, fn, *args, **kwargs)
-    hook(name, result)
-    return result
 
 
 def _waiting_step(stage: Stage, hook: Hook, name: str, fn: Callable[..., Any], *args: Any) -> Any:

@@ -73,7 +73,7 @@ from runbook.lib import apt, ceph, cloud, ini, network, upstart
 from runbook.plugins.path_61_70 import TO_VERSION
 from runbook.procedure import batches, upgrade_control, upgrade_env
 from runbook.procedure.batches import INF, Compute, Size
-from runbook.procedure.context import Context
+from runbook.procedure.context import Context, Hook, run_step
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -103,8 +103,6 @@ CEPH_TIMEOUT = 1800.0  # seconds for an OSD node's OSDs to be back and its PGs a
 HEALTH_TIMEOUT = 600.0  # seconds for HEALTH_OK once noout is unset
 PROBE_TIMEOUT = upgrade_control.PROBE_TIMEOUT
 SSH_TIMEOUT = 60.0
-
-Hook = Callable[[str, Any], Any]
 
 
 class UpgradeNodeError(OctaneError):
@@ -731,14 +729,6 @@ def _optional_fact(ctx: Context, key: str, default: Any) -> Any:
     return ctx.journal.fact_or(key, default)
 
 
-def _step(stage: Stage, hook: Hook, name: str, fn: Callable[..., Any], *args: Any) -> Any:
-    started = time.monotonic()
-    result = stage.call(name, fn, *args)
-    log.info("%s env %s: %s (%.1f s)", STAGE, stage.journal.env_id, name, time.monotonic() - started)
-    hook(name, result)
-    return result
-
-
 def _waiting_step(stage: Stage, hook: Hook, name: str, fn: Callable[..., Any], ctx: Context, *args: Any) -> Any:
     """A step that records progress evidence while it waits (it gets its journal step)."""
     started = time.monotonic()
@@ -788,27 +778,27 @@ def run_batch(stage: Stage, hook: Hook, ctx: Context, index: int, batch: batches
     disabled = {}
     if computes:
         fresh = stage.step_status(f"{label}: migrate") == "pending"
-        planned_moves = _step(stage, hook, f"{label}: moves", moves, ctx, computes)
+        planned_moves = run_step(stage, hook, f"{label}: moves", moves, ctx, computes)
         disabled = _each(stage, hook, ctx, computes, "disable", lambda h: disable(ctx, h))
         moved = _waiting_step(stage, hook, f"{label}: migrate", migrate, ctx, computes, planned["shared_storage"],
                               planned_moves if fresh else None)
         _each(stage, hook, ctx, computes, "empty", lambda h: empty(ctx, h))
     before = {}
     for node in osd:
-        _step(stage, hook, f"{node}: noout", noout, ctx, node)
-        before[node] = _step(stage, hook, f"{node}: osds before", osds_before, ctx, node, planned)["osd_ids"]
+        run_step(stage, hook, f"{node}: noout", noout, ctx, node)
+        before[node] = run_step(stage, hook, f"{node}: osds before", osds_before, ctx, node, planned)["osd_ids"]
     _waiting_step(stage, hook, f"{label}: reassign", reassign, ctx, names, planned)
     _waiting_step(stage, hook, f"{label}: provision", provision, ctx, names, planned)
     _waiting_step(stage, hook, f"{label}: deploy", deploy, ctx, names, planned)
     if computes:
-        _step(stage, hook, f"{label}: rpc pin", pin, ctx, computes)
+        run_step(stage, hook, f"{label}: rpc pin", pin, ctx, computes)
         _each(stage, hook, ctx, computes, "nova-compute up", lambda h: compute_up(ctx, h))
         _each(stage, hook, ctx, computes, "enable", lambda h: enable(ctx, h, disabled[h]))
     for node in osd:
-        _step(stage, hook, f"{node}: osds back", osds_back, ctx, node, before[node])
-    _step(stage, hook, f"{label}: verify", verify_batch, ctx, names, computes, planned, moved)
+        run_step(stage, hook, f"{node}: osds back", osds_back, ctx, node, before[node])
+    run_step(stage, hook, f"{label}: verify", verify_batch, ctx, names, computes, planned, moved)
     for node in names:
-        _step(stage, hook, f"{node}: upgraded", lambda n=node: {"node": n, "at": time.time()})
+        run_step(stage, hook, f"{node}: upgraded", lambda n=node: {"node": n, "at": time.time()})
     return osd
 
 
@@ -845,7 +835,7 @@ def run(ctx: Context, nodes: list[int] | None = None, step_hook: Hook | None = N
     hook = step_hook or (lambda name, result: None)
     inputs = {"env_id": env_id, "seed_env_id": _recorded_seed(ctx)}
     with ctx.journal.stage(STAGE, inputs=inputs, requires=[PREVIOUS]) as stage:
-        planned = _step(stage, hook, "plan", make_plan, ctx)
+        planned = run_step(stage, hook, "plan", make_plan, ctx)
         plan = batches.Plan.from_dict(planned["plan"])
         chosen = select(ctx, planned, nodes, upgraded(stage))
         osd_done: list[str] = []
@@ -854,9 +844,9 @@ def run(ctx: Context, nodes: list[int] | None = None, step_hook: Hook | None = N
             if cut:
                 osd_done += run_batch(stage, hook, ctx, index, cut[0], planned)
         if osd_done:
-            _step(stage, hook, f"noout unset after {' '.join(osd_done)}", unset_noout, ctx)
+            run_step(stage, hook, f"noout unset after {' '.join(osd_done)}", unset_noout, ctx)
         if chosen:
-            _step(stage, hook, f"verify {' '.join(chosen)}", verify, ctx, planned, chosen)
+            run_step(stage, hook, f"verify {' '.join(chosen)}", verify, ctx, planned, chosen)
         left = remaining(ctx, planned)
         if left:
             ids = " ".join(str(planned["nodes"][n]) for n in left)

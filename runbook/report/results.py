@@ -127,7 +127,8 @@ def read_allure(folder: Path) -> list[Result]:
 # --------------------------------------------------------------------------- JUnit
 
 
-def _timestamp(text: str | None) -> float | None:
+def epoch(text: str | None) -> float | None:
+    """Seconds since the epoch of an ISO 8601 time (JUnit's, the journal's); None when absent or unreadable."""
     if not text:
         return None
     try:
@@ -144,7 +145,7 @@ def read_junit(path: Path) -> list[Result]:
         return []
     found = []
     for suite in root.iter("testsuite"):
-        start = _timestamp(suite.get("timestamp"))
+        start = epoch(suite.get("timestamp"))
         for case in suite.iter("testcase"):
             module = case.get("classname", "").replace(".", "/") + ".py"
             outcome = next((child for child in case if child.tag in ("failure", "error", "skipped")), None)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runbook.monitor.figures import split_runs
+from runbook.report.results import epoch
 
 UP, DOWN = "up", "down"
 MAX_VM_ROWS = 40  # beyond that, the VMs with the longest outages (a picture of 500 rows is unreadable)
@@ -111,28 +112,19 @@ def _walk_run(run: list[dict[str, Any]], found: dict[str, Row], now: float | Non
         close(key, end)
 
 
-def _epoch(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
-
-
 def bands(journal: dict[str, Any], now: float) -> list[Band]:
     """Each stage the journal recorded (with its steps), in the order they started; a stage or
     step still running (or cut by a crash) ends `now`."""
     found = []
     for name, record in (journal.get("stages") or {}).items():
-        start = _epoch(record.get("started"))
+        start = epoch(record.get("started"))
         if start is None:
             continue
-        band = Band(name, start, _epoch(record.get("ended")) or now, str(record.get("status")))
+        band = Band(name, start, epoch(record.get("ended")) or now, str(record.get("status")))
         for step_name, step in (record.get("steps") or {}).items():
-            step_start = _epoch(step.get("started"))
+            step_start = epoch(step.get("started"))
             if step_start is not None:
-                band.steps.append(Band(step_name, step_start, _epoch(step.get("ended")) or band.end,
+                band.steps.append(Band(step_name, step_start, epoch(step.get("ended")) or band.end,
                                        str(step.get("status"))))
         band.steps.sort(key=lambda s: s.start)
         found.append(band)
