@@ -16,6 +16,11 @@ validation, or when its own stage is re-run) instead of failing on a state the
 upgrade was meant to change. It held when its stage completed: the journal
 keeps the evidence.
 
+No pytest-timeout on a stage: its action waits as long as the hardware needs (a seed's deployment
+takes most of an hour, stage 6 hours) and each of its remote calls and waits has its own deadline,
+so the project's suite-wide guard (pytest.ini) would only kill a real upgrade midway. An operator's
+own `--timeout` or PYTEST_TIMEOUT still applies.
+
 The waits' progress lines (runbook.lib.waits: what, on which nodes, how long so
 far) are printed as they come, between the test results (`LiveProgress`).
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 
 import pytest
@@ -93,10 +99,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             by_stage.setdefault(number, []).append(item.nodeid)
     ordered = sorted(by_stage)
     previous = {later: by_stage[earlier] for earlier, later in zip(ordered, ordered[1:], strict=False)}
+    unbounded = config.getoption("timeout", None) is None and not os.environ.get("PYTEST_TIMEOUT")
     for item in items:
         number = stage_number(item.nodeid)
         if number is not None:
             item.add_marker(pytest.mark.dependency(depends=previous.get(number, []), scope="session"))
+            if unbounded:
+                item.add_marker(pytest.mark.timeout(0))
 
 
 @pytest.fixture(scope="session", autouse=True)
