@@ -9,7 +9,8 @@ keep it between the two. Neither touches links (`ip link`) or Neutron ports.
 `add_gre` remove and re-add ports by the records those return (an overlay taken
 down and put back);
 `arp_replies` asks who answers ARP for an address on a node's segment (two
-MACs for one address: an IP conflict), `link_macs` names the node's own MACs.
+MACs for one address: an IP conflict; `arp_replies_many` several addresses in
+one command), `link_macs` names the node's own MACs.
 """
 
 from __future__ import annotations
@@ -148,6 +149,8 @@ def link_macs(pool: SSHPool, node: str) -> dict[str, str]:
 
 
 ARP_TIMEOUT = 30.0
+_ARP_MARK = "octane-arping-status"
+_REPLY = re.compile(r"^Unicast reply from \S+ \[([0-9A-Fa-f:]{17})\]")
 
 
 def arp_replies(pool: SSHPool, node: str, address: str, device: str, *, probes: int = 2) -> list[str]:
@@ -157,13 +160,40 @@ def arp_replies(pool: SSHPool, node: str, address: str, device: str, *, probes: 
     probe: more than one distinct MAC means two live holders (an IP conflict);
     none means nobody on that segment holds it. The node's own addresses never answer.
     """
-    command = f"arping -b -c {int(probes)} -I {shlex.quote(device)} {shlex.quote(address)}"
-    result = pool.run(node, command, timeout=ARP_TIMEOUT)
-    if result.status not in (0, 1):  # 1: no reply, a valid answer
-        raise RemoteError(node, command, result.status, result.stderr,
-                          f"check that {device} exists on {node} and iputils-arping is installed")
-    return [m.lower() for m in re.findall(r"^Unicast reply from \S+ \[([0-9A-Fa-f:]{17})\]", result.stdout,
-                                          re.MULTILINE)]
+    return arp_replies_many(pool, node, {address: device}, probes=probes)[address]
+
+
+def _arping(address: str, device: str, probes: int) -> str:
+    return f"arping -b -c {int(probes)} -I {shlex.quote(device)} {shlex.quote(address)}"
+
+
+def arp_replies_many(pool: SSHPool, node: str, targets: dict[str, str], *, probes: int = 2) -> dict[str, list[str]]:
+    """`arp_replies` for each {address: device} of `targets`, in one SSH command (one round trip per
+    node, not one per address: the checks ask every compute about several addresses)."""
+    if not targets:
+        return {}
+    # Each arping's exit status, after its output, on a line of its own that arping never prints.
+    script = "; ".join(f"{_arping(a, d, probes)}; echo \"{_ARP_MARK} $? {a}\"" for a, d in targets.items())
+    result = pool.run(node, script, timeout=ARP_TIMEOUT * len(targets))
+    found: dict[str, list[str]] = {}
+    replies: list[str] = []
+    for line in result.stdout.splitlines():
+        mark = line.split()
+        if len(mark) == 3 and mark[0] == _ARP_MARK and mark[2] in targets:
+            address, status = mark[2], int(mark[1]) if mark[1].isdigit() else -1
+            if status not in (0, 1):  # 1: no reply, a valid answer
+                raise RemoteError(node, _arping(address, targets[address], probes), status, result.stderr,
+                                  f"check that {targets[address]} exists on {node} and iputils-arping is installed")
+            found[address], replies = replies, []
+            continue
+        reply = _REPLY.match(line)
+        if reply:
+            replies.append(reply.group(1).lower())
+    missing = [a for a in targets if a not in found]
+    if missing:
+        raise RemoteError(node, _arping(missing[0], targets[missing[0]], probes), result.status, result.stderr,
+                          f"check that the shell on {node} runs arping (no status was printed for {missing})")
+    return found
 
 
 def tcp_banner(address: str, port: int, timeout: float = 2.0) -> str | None:

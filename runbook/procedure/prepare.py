@@ -31,6 +31,7 @@ STAGE = "stage1_prepare"
 EXTENSIONS = ("cluster_upgrade",)
 WORKSPACE = "workspace"
 REACH_TIMEOUT = 30.0  # seconds per node: connect (host key verified) and a trivial command
+REACH_WORKERS = 32  # connects at once: a connect mostly waits for the network and the node's sshd
 EXTENSIONS_BEFORE = "extensions before prepare"
 ENABLE = "enable extensions"
 
@@ -70,8 +71,11 @@ def nodes_to_reach(ctx: Context) -> list[str]:
 def reach(ctx: Context) -> dict[str, str]:
     """Every node answers over SSH with its pinned host key; {node: its hostname as it says}."""
     nodes = nodes_to_reach(ctx)
+    # Each node's connect and command have their own timeouts; the fan-out's bound is only a
+    # backstop, so it grows with the rounds of workers the nodes need (500 nodes: 16 rounds).
+    rounds = -(-len(nodes) // REACH_WORKERS)
     seen = ctx.pool.fan_out(nodes, lambda node: ctx.pool.check(node, "hostname", timeout=REACH_TIMEOUT).stdout.strip(),
-                            timeout=REACH_TIMEOUT * 2)
+                            max_workers=REACH_WORKERS, timeout=REACH_TIMEOUT * 2 * max(1, rounds))
     if seen.errors:
         raise PrepareError("nodes the upgrade needs cannot be reached: " + "; ".join(
             f"{node}: {exc}" for node, exc in sorted(seen.errors.items())),

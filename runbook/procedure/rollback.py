@@ -700,9 +700,8 @@ def compute_state(ctx: Context, conn: Any, hosts: list[str], originals: list[str
         problems.append(f"the API's live conductors are {conductors}, not the original controllers'")
     problems += [f"{h}: nova-compute {state.get(h, 'not listed')} in the original's API" for h in hosts
                  if state.get(h) != "up"]
-    static = [f"{h}: [upgrade_levels] compute pinned in {upgrade_control.NOVA_CONF}" for h in hosts
-              if upgrade_control.pinned(ctx, h)]
-    versions = {h: apt.versions(ctx.pool, h, COMPUTE_JOBS) for h in hosts}
+    pins, versions = upgrade_control.node_files(ctx, [], hosts)  # on many nodes at once
+    static = [f"{h}: [upgrade_levels] compute pinned in {upgrade_control.NOVA_CONF}" for h in hosts if pins[h]]
     static += [f"{h}: {name} {versions[h].get(name, 'not installed')} is Kilo's" for h in hosts
                for name in COMPUTE_JOBS if versions[h].get(name, "").startswith(KILO)]
     return {"problems": problems + static, "static": static, "nova-compute": state, "conductors": conductors,

@@ -153,6 +153,7 @@ WRITE_TIMEOUT = 300.0  # seconds for HAProxy to take writes again
 POLL = 2.0  # seconds between two looks of a wait, at most
 FIRST_POLL = 0.05  # the first looks come sooner (doubling up to POLL): inside the cut, every wait is outage
 PROBE_TIMEOUT = 2.0  # seconds for one TCP probe of a VM
+READ_WORKERS = 32  # nodes read at once by the checks that read every compute (SSH round trips, not CPU)
 
 
 class UpgradeControlError(OctaneError):
@@ -399,13 +400,27 @@ def compute_state(ctx: Context, conn: Connection, hosts: list[str], seeds: list[
         problems.append(f"the API's live conductors are {conductors}, not the seed controllers'")
     problems += [f"{h}: nova-compute {state.get(h, 'not listed')} in the seed's API" for h in hosts
                  if state.get(h) != "up"]
-    pins = {node: pinned(ctx, node) for node in [*seeds, *hosts]}
+    pins, versions = node_files(ctx, seeds, hosts)
     static = [f"{node}: no [upgrade_levels] compute=juno in {NOVA_CONF}" for node, on in pins.items() if not on]
-    versions = {h: apt.versions(ctx.pool, h, COMPUTE_JOBS) for h in hosts}
     static += [f"{h}: {name} {versions[h].get(name, 'not installed')} is not Kilo's" for h in hosts
                for name in COMPUTE_JOBS if not versions[h].get(name, "").startswith(KILO)]
     return {"problems": problems + static, "static": static, "nova-compute": state, "conductors": conductors,
             "pinned": pins, "packages": versions}
+
+
+def node_files(ctx: Context, controllers: list[str], hosts: list[str]) -> tuple[dict[str, bool], dict[str, dict[str, str]]]:
+    """({node: its nova.conf pins the compute RPC} for the controllers and the computes, {compute: its
+    COMPUTE_JOBS packages' versions}), read on READ_WORKERS nodes at once (one after the other, 500
+    computes took minutes); a node that cannot be read raises, naming it."""
+    computes = set(hosts)
+
+    def read(node: str) -> tuple[bool, dict[str, str]]:
+        return pinned(ctx, node), (apt.versions(ctx.pool, node, COMPUTE_JOBS) if node in computes else {})
+
+    seen = ctx.pool.fan_out([*controllers, *hosts], read, max_workers=READ_WORKERS)
+    _raise_fan_out(seen.errors, f"reading {NOVA_CONF} and packages")
+    return ({node: seen.results[node][0] for node in [*controllers, *hosts]},
+            {h: seen.results[h][1] for h in hosts})
 
 
 def pinned(ctx: Context, node: str) -> bool:

@@ -517,9 +517,9 @@ def original_addresses(nodes: list[dict[str, Any]], env_id: int, vips: dict[str,
 
 def arp_answers(ctx: Context, observers: list[str], addresses: dict[str, str]) -> dict[str, dict[str, list[str]]]:
     """address -> observer -> the MACs answering ARP for it on the observer's segment."""
-    seen = ctx.pool.fan_out(observers, lambda node: {
-        address: sorted(set(network.arp_replies(ctx.pool, node, address, bridge, probes=ARP_PROBES)))
-        for address, bridge in addresses.items()})
+    seen = ctx.pool.fan_out(observers, lambda node: {  # one command per observer, all its addresses
+        address: sorted(set(macs))
+        for address, macs in network.arp_replies_many(ctx.pool, node, addresses, probes=ARP_PROBES).items()})
     if seen.errors:
         raise UpgradeEnvError("ARP cannot be probed from " + "; ".join(f"{n}: {e}" for n, e in seen.errors.items()),
                               "check SSH to the original controllers and that arping is installed there")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from runbook.config import load_target
-from runbook.errors import FuelError
+from runbook.errors import FuelError, RemoteError
 from runbook.journal import DONE, FAILED, Journal
 from runbook.lib import network
 from runbook.lib.fuel import FuelClient
@@ -157,6 +157,12 @@ def test_arp_replies_name_the_holders_mac(shared_lab: LabHandle) -> None:
     address = upgrade_env.node_address(node1, "management")
     mac = network.link_macs(ctx.pool, "node-1")["br-mgmt"]
     assert network.arp_replies(ctx.pool, "node-2", address, "br-mgmt") == [mac, mac]
-    assert network.arp_replies(ctx.pool, "node-2", address.rsplit(".", 1)[0] + ".250", "br-mgmt") == []
+    free = address.rsplit(".", 1)[0] + ".250"
+    assert network.arp_replies(ctx.pool, "node-2", free, "br-mgmt") == []
+    # Several addresses in one command: each its own replies; a bad device fails naming its arping.
+    assert network.arp_replies_many(ctx.pool, "node-2", {free: "br-mgmt", address: "br-mgmt"}) == {
+        free: [], address: [mac, mac]}
+    with pytest.raises(RemoteError, match="arping -b -c 2 -I br-nope"):
+        network.arp_replies_many(ctx.pool, "node-2", {address: "br-mgmt", free: "br-nope"})
     found = upgrade_env.conflicts(ctx, 1)
     assert found["problems"] == [] and len(found["answers"]) == 8  # 2 VIPs, 3 controllers x mgmt/public
