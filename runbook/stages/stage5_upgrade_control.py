@@ -14,18 +14,16 @@ VMs' floating IPs. The baseline of stage 0 is the reference.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
-from runbook.errors import OctaneError
 from runbook.fixtures import action
+from runbook.fixtures.reads import read_or_fail
 from runbook.procedure import upgrade_control as procedure
 from runbook.report import evidence
 
 _suite = evidence.suite(procedure.STAGE)
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -41,14 +39,6 @@ def seeds(ctx) -> list[str]:  # noqa: ANN001
 @pytest.fixture(scope="module")
 def computes(ctx) -> list[str]:  # noqa: ANN001
     return procedure.computes(ctx)
-
-
-def _read(what: str, fn: Callable[..., T], *args: Any) -> T:
-    """A read of the world; one that cannot be made fails the test saying why (never an error)."""
-    try:
-        return fn(*args)
-    except OctaneError as exc:
-        pytest.fail(f"{what} cannot be read: {exc}")
 
 
 def _problems(found: dict[str, Any], *evidence_keys: str) -> None:
@@ -67,7 +57,7 @@ def test_addresses_answered_by_the_seed_only(ctx, seeds, computes) -> None:  # n
     """The seed controllers on the wires, and every VIP and every original controller's management and
     public address answering ARP (from the seed controllers, and from the computes for management) with
     one MAC, a seed controller's: no second cluster on the wires, no address left unanswered."""
-    found = _read("who answers the original's addresses", procedure.address_holders, ctx, seeds, computes)
+    found = read_or_fail("who answers the original's addresses", procedure.address_holders, ctx, seeds, computes)
     _problems(found, "wiring", "answers", "seed_macs")
 
 
@@ -75,14 +65,14 @@ def test_addresses_answered_by_the_seed_only(ctx, seeds, computes) -> None:  # n
 @pytest.mark.superseded_by("stage7_cleanup")
 def test_original_controllers_unplugged_and_stopped(ctx) -> None:  # noqa: ANN001
     """No patch joins an original controller's br-mgmt/br-ex to the wire; corosync and pacemaker are stopped."""
-    found = _read("the original controllers", procedure.original_state, ctx, ctx.facts.controllers())
+    found = read_or_fail("the original controllers", procedure.original_state, ctx, ctx.facts.controllers())
     _problems(found, "nodes")
 
 
 @_suite
 def test_ceph_on_the_seed_monitors(ctx, seeds, baseline: dict[str, Any]) -> None:  # noqa: ANN001
     """Quorum of the seed's monitors with the original fsid, HEALTH_OK, the baseline's OSDs up and in."""
-    found = _read("ceph on the seed", procedure.ceph_state, ctx, seeds, baseline["ceph"]["fsid"],
+    found = read_or_fail("ceph on the seed", procedure.ceph_state, ctx, seeds, baseline["ceph"]["fsid"],
                   baseline["ceph"]["osd_ids"])
     _problems(found, "status", "osds")
 
@@ -92,14 +82,14 @@ def test_ceph_on_the_seed_monitors(ctx, seeds, baseline: dict[str, Any]) -> None
 def test_computes_up_in_the_new_control_plane_with_the_pin(ctx, seeds, computes) -> None:  # noqa: ANN001
     """Each compute's nova-compute up in the seed's os-services (the seed's conductors the live ones), Kilo
     packages, `[upgrade_levels] compute=juno` on every compute and seed controller."""
-    found = _read("the computes", procedure.compute_state, ctx, procedure.seed_cloud(ctx), computes, seeds)
+    found = read_or_fail("the computes", procedure.compute_state, ctx, procedure.seed_cloud(ctx), computes, seeds)
     _problems(found, "nova-compute", "conductors", "pinned", "packages")
 
 
 @_suite
 def test_neutron_agents_alive(ctx, seeds, computes) -> None:  # noqa: ANN001
     """L3, metadata and OVS agents of every seed controller, a DHCP agent, every compute's OVS agent: alive."""
-    found = _read("neutron's agents", procedure.agent_state, procedure.seed_cloud(ctx), seeds, computes)
+    found = read_or_fail("neutron's agents", procedure.agent_state, procedure.seed_cloud(ctx), seeds, computes)
     _problems(found, "agents")
 
 
@@ -109,13 +99,13 @@ def test_baseline_vms_active_and_reachable(ctx, computes) -> None:  # noqa: ANN0
     answering a TCP probe on its floating IP with its own banner."""
     vms = procedure.baseline_vms(ctx)
     assert vms, "the baseline has no ACTIVE VM"
-    found = _read("the VMs", procedure.vm_state, ctx, procedure.seed_cloud(ctx), vms, computes)
+    found = read_or_fail("the VMs", procedure.vm_state, ctx, procedure.seed_cloud(ctx), vms, computes)
     _problems(found, "vms")
 
 
 @_suite
 def test_routers_on_seed_l3_agents(ctx, seeds) -> None:  # noqa: ANN001
-    found = _read("the routers", procedure.router_state, procedure.seed_cloud(ctx), seeds)
+    found = read_or_fail("the routers", procedure.router_state, procedure.seed_cloud(ctx), seeds)
     _problems(found, "routers")
 
 
@@ -124,5 +114,5 @@ def test_apis_writable(ctx, seeds) -> None:  # noqa: ANN001
     """Maintenance left: the seed's HAProxy files are in normal mode, and a request that changes nothing
     (nova's validation refuses it, or nothing has the random id it deletes) reaches each API instead
     of the 503 of the maintenance backend."""
-    found = _read("the APIs", procedure.write_state, ctx, procedure.seed_cloud(ctx), seeds)
+    found = read_or_fail("the APIs", procedure.write_state, ctx, procedure.seed_cloud(ctx), seeds)
     _problems(found, "modes", "answers")

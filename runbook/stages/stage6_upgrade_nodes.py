@@ -20,13 +20,13 @@ superseded (stage 7 asserts the computes up and the pin gone).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
-from runbook.errors import ConfigError, OctaneError
+from runbook.errors import ConfigError
 from runbook.fixtures import action
+from runbook.fixtures.reads import read_or_fail
 from runbook.lib import ceph, cloud
 from runbook.plugins.path_61_70 import TO_VERSION
 from runbook.procedure import plan as octane_plan
@@ -35,7 +35,6 @@ from runbook.procedure import upgrade_node as procedure
 from runbook.report import evidence
 
 _suite = evidence.suite(procedure.STAGE)
-T = TypeVar("T")
 MOVED_ROLES = (procedure.COMPUTE, procedure.OSD)
 
 
@@ -54,14 +53,6 @@ def upgrade_nodes(option: str | None) -> list[int] | None:
 def upgrade_node_action(ctx, validate_only, request) -> None:  # noqa: ANN001 - fixtures
     nodes = upgrade_nodes(request.config.getoption("--upgrade-nodes"))
     action.perform(ctx, validate_only, procedure.STAGE, functools.partial(procedure.run, nodes=nodes))
-
-
-def _read(what: str, fn: Callable[..., T], *args: Any) -> T:
-    """A read of the world; one that cannot be made fails the test saying why (never an error)."""
-    try:
-        return fn(*args)
-    except OctaneError as exc:
-        pytest.fail(f"{what} cannot be read: {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +86,7 @@ def test_completed(ctx) -> None:  # noqa: ANN001
 def test_nodes_in_the_seed_on_7_0(ctx, seed: int, moved: dict[str, dict[str, Any]]) -> None:  # noqa: ANN001
     """Every compute and OSD node of the baseline is in the seed env, ready and online with its roles, and
     runs 7.0 (its /etc/fuel_release); the plan the journal keeps is shown beside what ran."""
-    nodes = {n["hostname"]: n for n in _read("Fuel's nodes", ctx.fuel.nodes)}
+    nodes = {n["hostname"]: n for n in read_or_fail("Fuel's nodes", ctx.fuel.nodes)}
     read = ctx.pool.fan_out(sorted(moved), lambda name: procedure.release_of(ctx, name),
                             max_workers=procedure.MAX_SOURCES)
     seen, problems = {}, []
@@ -125,8 +116,8 @@ def test_baseline_vms_intact(ctx, seed: int) -> None:  # noqa: ANN001
     libvirt runs it, answering a TCP probe on its floating IP with its own banner."""
     vms = upgrade_control.baseline_vms(ctx)
     assert vms, "the baseline has no ACTIVE VM"
-    hosts = _read("the seed's computes", _seed_computes, ctx, seed)
-    found = _read("the VMs", upgrade_control.vm_state, ctx, procedure.seed_cloud(ctx), vms, hosts)
+    hosts = read_or_fail("the seed's computes", _seed_computes, ctx, seed)
+    found = read_or_fail("the VMs", upgrade_control.vm_state, ctx, procedure.seed_cloud(ctx), vms, hosts)
     evidence.attach("vms", found["vms"])
     assert not found["problems"], "; ".join(found["problems"])
 
@@ -136,11 +127,11 @@ def test_baseline_vms_intact(ctx, seed: int) -> None:  # noqa: ANN001
 def test_computes_up_with_the_pin(ctx, seed: int, seeds: list[str]) -> None:  # noqa: ANN001
     """Each compute of the seed env: nova-compute up in the seed's API and not left disabled by octane, its
     OVS agent alive, Kilo packages, `[upgrade_levels] compute=juno` on it and on every seed controller."""
-    hosts = _read("the seed's computes", _seed_computes, ctx, seed)
+    hosts = read_or_fail("the seed's computes", _seed_computes, ctx, seed)
     conn = procedure.seed_cloud(ctx)
-    found = _read("the computes", upgrade_control.compute_state, ctx, conn, hosts, seeds)
-    agents = _read("neutron's agents", upgrade_control.agent_state, conn, seeds, hosts)
-    services = {s["host"]: s for s in _read("nova's services", cloud.compute_services, conn)
+    found = read_or_fail("the computes", upgrade_control.compute_state, ctx, conn, hosts, seeds)
+    agents = read_or_fail("neutron's agents", upgrade_control.agent_state, conn, seeds, hosts)
+    services = {s["host"]: s for s in read_or_fail("nova's services", cloud.compute_services, conn)
                 if s["binary"] == "nova-compute"}
     left = [f"{h}: nova-compute left disabled ({services[h]['disabled_reason']})" for h in hosts
             if h in services and services[h]["status"] == "disabled"
@@ -159,8 +150,8 @@ def test_osds_up_and_in_with_their_original_ids(ctx, baseline: dict[str, Any], s
                                                 moved: dict[str, dict[str, Any]]) -> None:
     """The baseline's OSD ids, every one up and in, each on the node that carried it before the stage (as
     its plan recorded), no other OSD; HEALTH_OK."""
-    tree = _read("the OSD tree", ceph.osd_tree, ctx.pool, seeds[0])
-    health, summary = _read("ceph health", ceph.health, ctx.pool, seeds[0])
+    tree = read_or_fail("the OSD tree", ceph.osd_tree, ctx.pool, seeds[0])
+    health, summary = read_or_fail("ceph health", ceph.health, ctx.pool, seeds[0])
     planned = procedure.recorded_plan(ctx) or {}
     before = {i: host for host, ids in planned.get("osds", {}).items() for i in ids}
     evidence.attach("osd tree", {"now": tree, "before (plan)": before, "health": [health, summary]})
@@ -180,11 +171,11 @@ def test_no_data_moved(ctx, baseline: dict[str, Any], seeds: list[str]) -> None:
     an OSD out starts backfill, and the data moves back when it returns, so only the log keeps it),
     every baseline OSD fully in, every PG active+clean, the same object count per pool as the baseline."""
     before = (procedure.recorded_plan(ctx) or {}).get("marked_out_before", {})
-    outs = {node: _read(f"the cluster log on {node}", ceph.marked_out, ctx.pool, node)[before.get(node, 0):]
+    outs = {node: read_or_fail(f"the cluster log on {node}", ceph.marked_out, ctx.pool, node)[before.get(node, 0):]
             for node in seeds}
-    objects = _read("ceph df", ceph.pool_objects, ctx.pool, seeds[0])
-    weights = {o["id"]: o["reweight"] for o in _read("the OSD tree", ceph.osd_tree, ctx.pool, seeds[0])}
-    pgs = _read("ceph pg stat", ceph.pg_stat, ctx.pool, seeds[0])
+    objects = read_or_fail("ceph df", ceph.pool_objects, ctx.pool, seeds[0])
+    weights = {o["id"]: o["reweight"] for o in read_or_fail("the OSD tree", ceph.osd_tree, ctx.pool, seeds[0])}
+    pgs = read_or_fail("ceph pg stat", ceph.pg_stat, ctx.pool, seeds[0])
     evidence.attach("placement", {"marked out": outs, "objects": objects,
                                   "baseline objects": baseline["ceph"]["pool_objects"], "reweights": weights,
                                   "pgs": pgs})
@@ -197,7 +188,7 @@ def test_no_data_moved(ctx, baseline: dict[str, Any], seeds: list[str]) -> None:
 
 @_suite
 def test_noout_unset(ctx, seeds: list[str]) -> None:  # noqa: ANN001
-    flags = _read("the OSD map's flags", ceph.flags, ctx.pool, seeds[0])
+    flags = read_or_fail("the OSD map's flags", ceph.flags, ctx.pool, seeds[0])
     evidence.attach("flags", flags)
     assert "noout" not in flags, f"noout is still set ({flags}): an OSD that fails now is never marked out"
 
@@ -207,7 +198,7 @@ def test_servers_used(ctx, seed: int, baseline: dict[str, Any],  # noqa: ANN001
                       moved: dict[str, dict[str, Any]]) -> None:
     """The upgrade used at most 3 servers besides the original env's own: the seed env holds the baseline's
     computes and OSD nodes plus its controllers, and the original env only its controllers now."""
-    nodes = _read("Fuel's nodes", ctx.fuel.nodes)
+    nodes = read_or_fail("Fuel's nodes", ctx.fuel.nodes)
     original = {n["hostname"] for n in baseline["fuel"]["nodes"]}
     in_seed = sorted(n["hostname"] for n in nodes if n.get("cluster") == seed)
     extra = sorted(set(in_seed) - original, key=lambda h: (len(h), h))

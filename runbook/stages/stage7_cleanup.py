@@ -21,20 +21,18 @@ log on the seed's monitors, Nailgun's extensions and the dumps on the master.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
-from runbook.errors import OctaneError
 from runbook.fixtures import action
+from runbook.fixtures.reads import read_or_fail
 from runbook.lib import ceph, cloud
 from runbook.procedure import cleanup as procedure
 from runbook.procedure import fuelstate, upgrade_control
 from runbook.report import evidence
 
 _suite = evidence.suite(procedure.STAGE)
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +54,6 @@ def fuel_half(part: str) -> None:
                     "`octane cleanup-fuel` runs and checks it")
 
 
-def _read(what: str, fn: Callable[..., T], *args: Any) -> T:
-    """A read of the world; one that cannot be made fails the test saying why (never an error)."""
-    try:
-        return fn(*args)
-    except OctaneError as exc:
-        pytest.fail(f"{what} cannot be read: {exc}")
-
-
 @pytest.fixture(scope="module")
 def seeds(ctx) -> list[str]:  # noqa: ANN001
     return procedure.seed_controllers(ctx)
@@ -71,7 +61,7 @@ def seeds(ctx) -> list[str]:  # noqa: ANN001
 
 @pytest.fixture(scope="module")
 def computes(ctx) -> list[str]:  # noqa: ANN001
-    return _read("the seed's computes", procedure.seed_computes, ctx)
+    return read_or_fail("the seed's computes", procedure.seed_computes, ctx)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +82,7 @@ def test_completed(ctx, part: str) -> None:  # noqa: ANN001
 @_suite
 def test_nothing_stale(ctx, conn) -> None:  # noqa: ANN001
     """No nova service and no neutron agent is registered under a host that is not a node of the seed env."""
-    found = _read("the seed's services and agents", procedure.find_stale, ctx, conn)
+    found = read_or_fail("the seed's services and agents", procedure.find_stale, ctx, conn)
     shown = {"services": [f"{s['binary']}@{s['host']} ({s['state']})" for s in found["services"]],
              "agents": [f"{a['binary']}@{a['host']} ({'alive' if a['alive'] else 'dead'})" for a in found["agents"]]}
     evidence.attach("stale", shown)
@@ -103,7 +93,7 @@ def test_nothing_stale(ctx, conn) -> None:  # noqa: ANN001
 def test_computes_up_and_enabled(ctx, conn, computes: list[str], baseline: dict[str, Any]) -> None:  # noqa: ANN001
     """Every compute of the seed env: nova-compute up in the seed's API, enabled (unless the baseline
     had it disabled: the operator's choice stays)."""
-    services = {s["host"]: s for s in _read("nova's services", cloud.compute_services, conn)
+    services = {s["host"]: s for s in read_or_fail("nova's services", cloud.compute_services, conn)
                 if s["binary"] == procedure.COMPUTE_JOB}
     disabled_before = {s["host"] for s in baseline["cloud"]["compute_services"]
                        if s["binary"] == procedure.COMPUTE_JOB and s["status"] == "disabled"}
@@ -119,7 +109,7 @@ def test_computes_up_and_enabled(ctx, conn, computes: list[str], baseline: dict[
 @_suite
 def test_no_rpc_pin(ctx, seeds: list[str], computes: list[str]) -> None:  # noqa: ANN001
     """No `[upgrade_levels] compute` in nova.conf on any seed controller or compute."""
-    pinned = _read("nova.conf", procedure.pins, ctx, seeds + computes)
+    pinned = read_or_fail("nova.conf", procedure.pins, ctx, seeds + computes)
     evidence.attach("pinned", pinned)
     assert seeds and computes
     left = sorted(node for node, on in pinned.items() if on)
@@ -132,7 +122,7 @@ def test_nova_services_restarted_since_cleanup_started(ctx) -> None:  # noqa: AN
     after cleanup-env's first step recorded its start time (so it runs with the nova.conf cleanup left)."""
     before = procedure.recorded_start_times(ctx)
     assert before is not None, "cleanup-env recorded no start times (its preconditions never completed)"
-    now = _read("the nova services' start times", procedure.start_times, ctx,
+    now = read_or_fail("the nova services' start times", procedure.start_times, ctx,
                 {node: list(jobs) for node, jobs in before.items()})
     evidence.attach("start times", {"before": before, "now": {n: {j: str(t) for j, t in jobs.items()}
                                                              for n, jobs in now.items()}})
@@ -144,7 +134,7 @@ def test_nova_services_restarted_since_cleanup_started(ctx) -> None:  # noqa: AN
 def test_baseline_resources_in_the_seed(ctx, conn, baseline: dict[str, Any]) -> None:  # noqa: ANN001
     """Every resource of the baseline, as the baseline holds it (same ids, statuses, attachments,
     addresses...), in the seed's APIs; what the upgrade changes by design is left out (procedure.cleanup)."""
-    now = _read("the seed's resources", procedure.read_resources, conn)
+    now = read_or_fail("the seed's resources", procedure.read_resources, conn)
     drift = procedure.resource_drift(baseline["cloud"], now)
     evidence.attach("compared", {name: len(baseline["cloud"].get(name, [])) for name in procedure.COMPARED})
     evidence.attach("drift", drift)
@@ -157,7 +147,7 @@ def test_baseline_vms_reachable(ctx, conn, computes: list[str]) -> None:  # noqa
     a TCP probe on its floating IP with its own banner."""
     vms = upgrade_control.baseline_vms(ctx)
     assert vms, "the baseline has no ACTIVE VM"
-    found = _read("the VMs", upgrade_control.vm_state, ctx, conn, vms, computes)
+    found = read_or_fail("the VMs", upgrade_control.vm_state, ctx, conn, vms, computes)
     evidence.attach("vms", found["vms"])
     assert not found["problems"], "; ".join(found["problems"])
 
@@ -166,7 +156,7 @@ def test_baseline_vms_reachable(ctx, conn, computes: list[str]) -> None:  # noqa
 def test_seed_settings_as_the_baseline(ctx, baseline: dict[str, Any]) -> None:  # noqa: ANN001
     """The seed env as Fuel describes it has the baseline env's mode, networking, settings, networks,
     VIPs and as many nodes of each role; what the 7.0 release changes by design is left out."""
-    seed = _read("the seed env", fuelstate.env_state, ctx.fuel, procedure.seed_id(ctx))
+    seed = read_or_fail("the seed env", fuelstate.env_state, ctx.fuel, procedure.seed_id(ctx))
     drift = procedure.settings_drift(baseline["fuel"], seed)
     evidence.attach("roles", {"baseline": procedure.role_census(baseline["fuel"]["nodes"]),
                               "seed": procedure.role_census(seed["nodes"])})
@@ -179,11 +169,11 @@ def test_ceph_healthy_no_data_moved(ctx, baseline: dict[str, Any], seeds: list[s
     """HEALTH_OK; the baseline's OSD ids, every one up and fully in; every PG active+clean; the baseline's
     object count per pool; no OSD ever marked out in the seed monitors' cluster logs (they hold every
     entry since the seed's monitors took the original's store at stage 4)."""
-    health, summary = _read("ceph health", ceph.health, ctx.pool, seeds[0])
-    tree = _read("the OSD tree", ceph.osd_tree, ctx.pool, seeds[0])
-    pgs = _read("ceph pg stat", ceph.pg_stat, ctx.pool, seeds[0])
-    objects = _read("ceph df", ceph.pool_objects, ctx.pool, seeds[0])
-    outs = {node: _read(f"the cluster log on {node}", ceph.marked_out, ctx.pool, node) for node in seeds}
+    health, summary = read_or_fail("ceph health", ceph.health, ctx.pool, seeds[0])
+    tree = read_or_fail("the OSD tree", ceph.osd_tree, ctx.pool, seeds[0])
+    pgs = read_or_fail("ceph pg stat", ceph.pg_stat, ctx.pool, seeds[0])
+    objects = read_or_fail("ceph df", ceph.pool_objects, ctx.pool, seeds[0])
+    outs = {node: read_or_fail(f"the cluster log on {node}", ceph.marked_out, ctx.pool, node) for node in seeds}
     evidence.attach("ceph", {"health": [health, summary], "osds": tree, "pgs": pgs, "objects": objects,
                              "baseline objects": baseline["ceph"]["pool_objects"], "marked out": outs})
     assert health == "HEALTH_OK", f"{health}: {summary}"
@@ -201,7 +191,7 @@ def test_ceph_healthy_no_data_moved(ctx, baseline: dict[str, Any], seeds: list[s
 def test_master_reverted(ctx, fuel_half: None) -> None:  # noqa: ANN001
     """Nailgun's extensions as before prepare: the original env has those it had, the seed none of those
     prepare enabled (it inherited them with the clone)."""
-    state = _read("Nailgun's extensions", procedure.extension_state, ctx)
+    state = read_or_fail("Nailgun's extensions", procedure.extension_state, ctx)
     evidence.attach("extensions", state)
     problems = procedure.extension_problems(state)
     assert not problems, "; ".join(problems)
